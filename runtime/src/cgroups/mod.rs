@@ -1,0 +1,442 @@
+//! The container's own cgroup, in every hierarchy the host has: created with
+//! its limits before the init joins it, killed as a whole, removed at stop.
+
+mod layout;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use layout::{CgroupLayout, V1Hierarchy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no cgroup hierarchy is mounted on this host (mount cgroup2 at /sys/fs/cgroup)")]
+    NoHierarchy,
+    #[error("cannot create cgroup {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    #[error("`{field}` needs the {controller} controller, which this host's cgroups do not offer (remove the limit or enable the controller)")]
+    ControllerMissing {
+        field: &'static str,
+        controller: &'static str,
+    },
+    #[error("cannot remove cgroup {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("processes are still left in cgroup {path} after {timeout:?}")]
+    StillPopulated { path: PathBuf, timeout: Duration },
+}
+
+/// The limits the runtime applies, taken from the spec's `linux.resources`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceLimits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_quota_us: Option<i64>,
+    pub cpu_period_us: Option<u64>,
+    pub pids: Option<i64>,
+}
+
+impl ResourceLimits {
+    pub fn from_spec(spec: &oci_spec::runtime::Spec) -> Self {
+        let Some(resources) = spec
+            .linux()
+            .as_ref()
+            .and_then(|linux| linux.resources().as_ref())
+        else {
+            return Self::default();
+        };
+        let cpu = resources.cpu().as_ref();
+        ResourceLimits {
+            memory_bytes: resources
+                .memory()
+                .as_ref()
+                .and_then(|m| m.limit())
+                .map(|bytes| bytes as u64),
+            cpu_quota_us: cpu.and_then(|c| c.quota()),
+            cpu_period_us: cpu.and_then(|c| c.period()),
+            pids: resources.pids().as_ref().map(|p| p.limit()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerCgroup {
+    layout: CgroupLayout,
+    /// e.g. `vroot/web`, relative to each hierarchy's root.
+    relative: PathBuf,
+}
+
+fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+impl ContainerCgroup {
+    pub fn new(layout: CgroupLayout, cgroup_path: &str) -> Self {
+        ContainerCgroup {
+            layout,
+            relative: PathBuf::from(cgroup_path.trim_start_matches('/')),
+        }
+    }
+
+    /// For the host's own layout.
+    pub fn on_host(cgroup_path: &str) -> Result<Self, CgroupError> {
+        let layout = CgroupLayout::read_host().ok_or(CgroupError::NoHierarchy)?;
+        Ok(Self::new(layout, cgroup_path))
+    }
+
+    pub fn layout(&self) -> &CgroupLayout {
+        &self.layout
+    }
+
+    pub fn relative_path(&self) -> &Path {
+        &self.relative
+    }
+
+    fn v2_dir(&self) -> Option<PathBuf> {
+        self.layout
+            .v2_mount()
+            .map(|mount| mount.join(&self.relative))
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
+        self.layout
+            .v1_hierarchies()
+            .iter()
+            .find(|h| h.has(controller))
+            .map(|h| h.mount_point.join(&self.relative))
+    }
+
+    /// The container's directory in every hierarchy.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .map(|h| h.mount_point.join(&self.relative))
+            .collect();
+        dirs.extend(self.v2_dir());
+        dirs
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dirs().iter().any(|dir| dir.exists())
+    }
+
+    /// Makes the cgroup afresh in every hierarchy and applies the limits.
+    /// A stale cgroup from an earlier run is removed first (it must be empty).
+    pub fn create(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
+        self.check_controllers(limits)?;
+        if self.exists() {
+            self.remove(Duration::from_secs(2))?;
+        }
+        let result = self.create_dirs().and_then(|()| self.apply_limits(limits));
+        if result.is_err() {
+            let _ = self.remove(Duration::from_secs(1));
+        }
+        result
+    }
+
+    fn check_controllers(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
+        let wanted = [
+            ("limits.memory", "memory", limits.memory_bytes.is_some()),
+            ("limits.cpus", "cpu", limits.cpu_quota_us.is_some()),
+            ("limits.pids", "pids", limits.pids.is_some()),
+        ];
+        for (field, controller, needed) in wanted {
+            if needed && !self.controller_available(controller) {
+                return Err(CgroupError::ControllerMissing { field, controller });
+            }
+        }
+        Ok(())
+    }
+
+    fn controller_available(&self, controller: &str) -> bool {
+        match &self.layout {
+            CgroupLayout::Hybrid { .. } => self.v1_dir(controller).is_some(),
+            CgroupLayout::Unified { mount_point } => {
+                std::fs::read_to_string(mount_point.join("cgroup.controllers"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .any(|name| name == controller)
+            }
+        }
+    }
+
+    fn create_dirs(&self) -> Result<(), CgroupError> {
+        for hierarchy in self.layout.v1_hierarchies() {
+            let mut dir = hierarchy.mount_point.clone();
+            for component in self.relative.components() {
+                let parent = dir.clone();
+                dir.push(component);
+                make_dir(&dir)?;
+                if hierarchy.has("cpuset") {
+                    inherit_cpuset(&parent, &dir)?;
+                }
+            }
+        }
+        if let Some(mount) = self.layout.v2_mount() {
+            let mut dir = mount.clone();
+            for component in self.relative.components() {
+                dir.push(component);
+                make_dir(&dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_limits(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
+        match &self.layout {
+            CgroupLayout::Hybrid { .. } => {
+                if let (Some(bytes), Some(dir)) = (limits.memory_bytes, self.v1_dir("memory")) {
+                    write_file(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
+                }
+                if let (Some(quota), Some(dir)) = (limits.cpu_quota_us, self.v1_dir("cpu")) {
+                    write_file(
+                        &dir.join("cpu.cfs_period_us"),
+                        &limits.cpu_period_us.unwrap_or(100_000).to_string(),
+                    )?;
+                    write_file(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                }
+                if let (Some(pids), Some(dir)) = (limits.pids, self.v1_dir("pids")) {
+                    write_file(&dir.join("pids.max"), &pids.to_string())?;
+                }
+            }
+            CgroupLayout::Unified { mount_point } => {
+                let mut controllers = Vec::new();
+                if limits.memory_bytes.is_some() {
+                    controllers.push("memory");
+                }
+                if limits.cpu_quota_us.is_some() {
+                    controllers.push("cpu");
+                }
+                if limits.pids.is_some() {
+                    controllers.push("pids");
+                }
+                self.enable_v2_controllers(mount_point, &controllers)?;
+                let dir = mount_point.join(&self.relative);
+                if let Some(bytes) = limits.memory_bytes {
+                    write_file(&dir.join("memory.max"), &bytes.to_string())?;
+                }
+                if let Some(quota) = limits.cpu_quota_us {
+                    let period = limits.cpu_period_us.unwrap_or(100_000);
+                    write_file(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
+                }
+                if let Some(pids) = limits.pids {
+                    write_file(&dir.join("pids.max"), &pids.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns controllers on in every ancestor's `cgroup.subtree_control`, from
+    /// the hierarchy root down to the container's parent.
+    fn enable_v2_controllers(
+        &self,
+        mount_point: &Path,
+        controllers: &[&str],
+    ) -> Result<(), CgroupError> {
+        if controllers.is_empty() {
+            return Ok(());
+        }
+        let request: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+        let request = request.join(" ");
+        let mut dir = mount_point.to_path_buf();
+        let ancestors = self.relative.components().count().saturating_sub(1);
+        write_file(&dir.join("cgroup.subtree_control"), &request)?;
+        for component in self.relative.components().take(ancestors) {
+            dir.push(component);
+            write_file(&dir.join("cgroup.subtree_control"), &request)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a process into the container's cgroup in every hierarchy.
+    pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in self.dirs() {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Every process in the cgroup or below it.
+    pub fn pids(&self) -> Vec<i32> {
+        let Some(dir) = self.v2_dir().or_else(|| self.dirs().into_iter().next()) else {
+            return Vec::new();
+        };
+        let mut pids = Vec::new();
+        collect_pids(&dir, &mut pids);
+        pids
+    }
+
+    pub fn is_populated(&self) -> bool {
+        if let Some(dir) = self.v2_dir() {
+            if let Ok(events) = std::fs::read_to_string(dir.join("cgroup.events")) {
+                return events.lines().any(|line| line == "populated 1");
+            }
+        }
+        !self.pids().is_empty()
+    }
+
+    /// Kills every process in the cgroup at once: `cgroup.kill` where the
+    /// kernel has it (cgroup2, also the unified hierarchy of hybrid hosts),
+    /// else freeze, SIGKILL each task, thaw, until none is left.
+    pub fn kill_all(&self) -> Result<(), CgroupError> {
+        if let Some(dir) = self.v2_dir() {
+            let kill_file = dir.join("cgroup.kill");
+            if kill_file.exists() {
+                return write_file(&kill_file, "1");
+            }
+        }
+        let freezer = self.v1_dir("freezer");
+        for _ in 0..10 {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            if let Some(dir) = &freezer {
+                let _ = std::fs::write(dir.join("freezer.state"), "FROZEN");
+            }
+            for pid in pids {
+                // SAFETY: kill(2) with a pid read from the container's cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if let Some(dir) = &freezer {
+                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Waits until no process is left in the cgroup.
+    pub fn wait_empty(&self, timeout: Duration) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + timeout;
+        while self.is_populated() {
+            if Instant::now() >= deadline {
+                return Err(CgroupError::StillPopulated {
+                    path: self.relative.clone(),
+                    timeout,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
+
+    /// Removes the container's cgroup and everything the container made below
+    /// it, in every hierarchy. Dying tasks can keep a cgroup busy for a moment,
+    /// so EBUSY is retried until `timeout`.
+    pub fn remove(&self, timeout: Duration) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + timeout;
+        for dir in self.dirs() {
+            loop {
+                match remove_tree(&dir) {
+                    Ok(()) => break,
+                    Err(error)
+                        if error.raw_os_error() == Some(libc::EBUSY)
+                            && Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(source) => {
+                        return Err(CgroupError::Remove {
+                            path: dir.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        self.remove_empty_parent();
+        Ok(())
+    }
+
+    /// Drops the shared `vroot` parent once no container is left under it.
+    fn remove_empty_parent(&self) {
+        let Some(parent) = self.relative.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            return;
+        };
+        let mounts = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .map(|h| h.mount_point.clone())
+            .chain(self.layout.v2_mount().cloned());
+        for mount in mounts {
+            // Fails harmlessly (EBUSY/ENOTEMPTY) while other containers live there.
+            let _ = std::fs::remove_dir(mount.join(parent));
+        }
+    }
+}
+
+fn make_dir(dir: &Path) -> Result<(), CgroupError> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(CgroupError::Create {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// A v1 cpuset cgroup starts with no CPUs and no memory nodes, and refuses
+/// tasks until it has them: copy the parent's.
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let current = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        if current.trim().is_empty() {
+            let inherited = std::fs::read_to_string(parent.join(file)).unwrap_or_default();
+            write_file(&dir.join(file), inherited.trim())?;
+        }
+    }
+    Ok(())
+}
+
+fn collect_pids(dir: &Path, pids: &mut Vec<i32>) {
+    if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        pids.extend(
+            text.lines()
+                .filter_map(|line| line.trim().parse::<i32>().ok()),
+        );
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_pids(&entry.path(), pids);
+            }
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,291 @@
+//! Creating the container's init: clone3 into new namespaces, set up the mount
+//! tree inside, exec the root's own init. The supervisor calls [`spawn`]
+//! while it is single-threaded.
+
+mod cgroupfs;
+mod channel;
+mod devices;
+mod init;
+mod mount_options;
+mod resolve;
+mod rootfs;
+
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec};
+
+use crate::cgroups::{CgroupLayout, ContainerCgroup};
+use crate::spec::SpecError;
+pub use channel::SetupOutcome;
+pub use resolve::open_in_root;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot mount {what} on {target}: {source}")]
+    Mount {
+        what: String,
+        target: PathBuf,
+        source: nix::Error,
+    },
+    #[error("{path}: {source}")]
+    Path { path: PathBuf, source: nix::Error },
+    #[error("the shared root has no {kind} {path}; create it there (vroot never writes into the shared root)")]
+    MissingInRoot { path: PathBuf, kind: &'static str },
+    #[error("cannot {what}: {source}")]
+    Syscall {
+        what: &'static str,
+        source: nix::Error,
+    },
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("cannot set capabilities: {0}")]
+    Capabilities(String),
+    #[error("cannot execute the init {program}: {source}")]
+    Exec { program: String, source: nix::Error },
+    #[error("{0}")]
+    Channel(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("cannot create the container's init: {0}")]
+    Clone(nix::Error),
+    #[error("cannot put the init into its cgroup: {0}")]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("the init's setup did not finish within {0:?} (is the shared root's storage hung?)")]
+    Timeout(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedMount {
+    pub destination: PathBuf,
+    pub typ: String,
+    pub source: Option<PathBuf>,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedDevice {
+    pub path: PathBuf,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+}
+
+/// Everything the init child needs, taken from the spec before the clone.
+#[derive(Debug, Clone)]
+pub struct InitPlan {
+    pub root: PathBuf,
+    pub hostname: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub capabilities: HashSet<Capability>,
+    pub mounts: Vec<PlannedMount>,
+    pub devices: Vec<PlannedDevice>,
+    pub masked_paths: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
+    pub private_network: bool,
+    pub clone_flags: u64,
+    pub cgroup_layout: CgroupLayout,
+    pub boot_id: String,
+}
+
+impl InitPlan {
+    pub fn from_spec(spec: &Spec, cgroup_layout: CgroupLayout) -> Result<Self, SpecError> {
+        let settings = crate::spec::RuntimeSettings::from_spec(spec)?;
+        let linux = spec.linux().as_ref().ok_or(SpecError::Missing("linux"))?;
+        let namespaces = linux.namespaces().clone().unwrap_or_default();
+        let mut clone_flags = 0u64;
+        let mut private_network = false;
+        for namespace in namespaces.iter().filter(|ns| ns.path().is_none()) {
+            clone_flags |= match namespace.typ() {
+                LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+                LinuxNamespaceType::Network => {
+                    private_network = true;
+                    libc::CLONE_NEWNET
+                }
+                LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+                LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+                LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+                // The cgroup namespace is entered after joining the cgroup.
+                LinuxNamespaceType::Cgroup => 0,
+                _ => 0,
+            } as u64;
+        }
+        let mounts = spec
+            .mounts()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| PlannedMount {
+                destination: m.destination().clone(),
+                typ: m.typ().clone().unwrap_or_else(|| "none".into()),
+                source: m.source().clone(),
+                options: m.options().clone().unwrap_or_default(),
+            })
+            .collect();
+        let devices = linux
+            .devices()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| PlannedDevice {
+                path: d.path().clone(),
+                major: d.major() as u64,
+                minor: d.minor() as u64,
+                mode: d.file_mode().unwrap_or(0o666),
+            })
+            .collect();
+        let paths = |list: &Option<Vec<String>>| {
+            list.clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect()
+        };
+        Ok(InitPlan {
+            root: settings.root,
+            hostname: settings.hostname,
+            args: settings.args,
+            env: settings.env,
+            capabilities: settings.capabilities,
+            mounts,
+            devices,
+            masked_paths: paths(linux.masked_paths()),
+            readonly_paths: paths(linux.readonly_paths()),
+            private_network,
+            clone_flags,
+            cgroup_layout,
+            boot_id: random_uuid(),
+        })
+    }
+}
+
+/// A random RFC 4122 v4 UUID, for boot ids.
+pub fn random_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom fills at most the buffer's length.
+    let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if filled != bytes.len() as isize {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes.copy_from_slice(&(nanos ^ (std::process::id() as u128) << 64).to_ne_bytes());
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::spec::uuid_form(&hex)
+}
+
+/// The init, running the root's own init program.
+#[derive(Debug)]
+pub struct SpawnedInit {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Creates the init in new namespaces, puts it in `cgroup`, lets it set up the
+/// root and waits until it has exec'd the root's init (or failed, or timed out).
+/// Must be called from a single-threaded process.
+pub fn spawn(
+    plan: &InitPlan,
+    console_slave: &OwnedFd,
+    cgroup: &ContainerCgroup,
+    setup_timeout: Duration,
+) -> Result<SpawnedInit, SpawnError> {
+    let (parent_channel, child_channel) = channel::pair().map_err(SpawnError::Clone)?;
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: plan.clone_flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with no stack behaves like fork: the child continues on a
+    // copy of this stack. The caller is single-threaded, so no lock can be held
+    // by another thread in the child; `args` outlives the call.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid < 0 {
+        return Err(SpawnError::Clone(nix::Error::last()));
+    }
+    if pid == 0 {
+        drop(parent_channel);
+        let error = match init::run(plan, &child_channel, console_slave) {
+            Err(error) => error,
+        };
+        child_channel.send_error(&error.to_string());
+        // SAFETY: leave the child at once, without running the parent's
+        // atexit handlers or destructors on its copied state.
+        unsafe { libc::_exit(1) };
+    }
+    drop(child_channel);
+    let pid = pid as i32;
+    // SAFETY: CLONE_PIDFD stored a new pidfd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let abandon = |pidfd: &OwnedFd| {
+        // SAFETY: kill the child we just created through its pidfd, then reap it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    };
+    if let Err(error) = cgroup.attach(pid) {
+        abandon(&pidfd);
+        return Err(error.into());
+    }
+    if let Err(error) = parent_channel.send_go() {
+        abandon(&pidfd);
+        return Err(SpawnError::Setup(format!("cannot start the init: {error}")));
+    }
+    match parent_channel.wait_outcome(setup_timeout) {
+        SetupOutcome::Execed => Ok(SpawnedInit { pid, pidfd }),
+        SetupOutcome::Failed(message) => {
+            abandon(&pidfd);
+            Err(SpawnError::Setup(message))
+        }
+        SetupOutcome::TimedOut => {
+            abandon(&pidfd);
+            Err(SpawnError::Timeout(setup_timeout))
+        }
+    }
+}

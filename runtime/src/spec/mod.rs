@@ -1,0 +1,380 @@
+//! Renders a [`ContainerConfig`] into an OCI runtime spec, the runtime's one
+//! input, and reads vroot's own settings back out of it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
+    LinuxDeviceBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use sha2::{Digest, Sha256};
+
+use crate::capabilities;
+use crate::config::{ContainerConfig, OnReboot};
+use crate::signal::RawSignal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot build the OCI spec: {0}")]
+    Build(#[from] oci_spec::OciSpecError),
+    #[error("the spec has no {0}")]
+    Missing(&'static str),
+    #[error("the spec's annotation {key} is invalid: {value:?}")]
+    BadAnnotation { key: &'static str, value: String },
+    #[error("cannot encode the spec: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+const ANNOTATION_NAME: &str = "org.vroot.name";
+const ANNOTATION_STOP_TIMEOUT: &str = "org.vroot.stop-timeout";
+const ANNOTATION_HALT_SIGNAL: &str = "org.vroot.halt-signal";
+const ANNOTATION_ON_REBOOT: &str = "org.vroot.on-reboot";
+const ANNOTATION_MACHINE_ID: &str = "org.vroot.machine-id";
+
+/// The parent of every container's cgroup, in each hierarchy.
+pub const CGROUP_PARENT: &str = "vroot";
+
+const CONTAINER_MANAGER: &str = "vroot";
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Paths inside `/proc` and `/sys` that would show or change the host.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/sysrq-trigger",
+    "/proc/timer_list",
+    "/proc/kallsyms",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+/// Kernel-wide knobs the container may read but not write. `/proc/sys/net`
+/// stays writable because the container has its own network namespace.
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"];
+
+/// The machine identity of this container on this host: stable across
+/// restarts, different per host and per container. 32 lowercase hex digits.
+pub fn machine_id(host_name: &str, container_name: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"vroot machine-id\0");
+    hasher.update(host_name.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(container_name.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    // Mark it as a random (v4) UUID, as systemd does for the ids it makes.
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `0123…` as `01234567-89ab-…`, the form of `container_uuid`.
+pub fn uuid_form(machine_id: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &machine_id[0..8],
+        &machine_id[8..12],
+        &machine_id[12..16],
+        &machine_id[16..20],
+        &machine_id[20..32]
+    )
+}
+
+fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, SpecError> {
+    Ok(MountBuilder::default()
+        .destination(destination)
+        .typ(typ)
+        .source(source)
+        .options(
+            options
+                .iter()
+                .map(|option| option.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .build()?)
+}
+
+fn char_device(path: &str, major: i64, minor: i64) -> Result<LinuxDevice, SpecError> {
+    Ok(LinuxDeviceBuilder::default()
+        .path(path)
+        .typ(LinuxDeviceType::C)
+        .major(major)
+        .minor(minor)
+        .file_mode(0o666u32)
+        .uid(0u32)
+        .gid(0u32)
+        .build()?)
+}
+
+fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, SpecError> {
+    Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
+}
+
+/// Renders the spec. `host_name` is the host's own hostname, which seeds the
+/// container's machine identity.
+pub fn render(config: &ContainerConfig, host_name: &str) -> Result<Spec, SpecError> {
+    let machine_id = machine_id(host_name, &config.name);
+    let env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        "TERM=vt220".to_string(),
+        "HOME=/root".to_string(),
+        format!("container={CONTAINER_MANAGER}"),
+        format!("container_uuid={}", uuid_form(&machine_id)),
+    ];
+    let caps = capabilities::container_default();
+    let process = ProcessBuilder::default()
+        .terminal(true)
+        .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+        .args(config.init.clone())
+        .env(env)
+        .cwd("/")
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .inheritable(capabilities::Capabilities::new())
+                .ambient(capabilities::Capabilities::new())
+                .build()?,
+        )
+        .build()?;
+
+    let mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime"],
+        )?,
+        mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"])?,
+    ];
+
+    let devices = vec![
+        char_device("/dev/null", 1, 3)?,
+        char_device("/dev/zero", 1, 5)?,
+        char_device("/dev/full", 1, 7)?,
+        char_device("/dev/random", 1, 8)?,
+        char_device("/dev/urandom", 1, 9)?,
+        char_device("/dev/tty", 5, 0)?,
+    ];
+
+    let mut resources = LinuxResourcesBuilder::default();
+    if let Some(bytes) = config.limits.memory_bytes {
+        resources = resources.memory(LinuxMemoryBuilder::default().limit(bytes as i64).build()?);
+    }
+    if let Some(cpus) = config.limits.cpus {
+        let period: u64 = 100_000;
+        let quota = (cpus * period as f64).round() as i64;
+        resources = resources.cpu(
+            LinuxCpuBuilder::default()
+                .quota(quota)
+                .period(period)
+                .build()?,
+        );
+    }
+    if let Some(pids) = config.limits.pids {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(pids as i64).build()?);
+    }
+
+    let linux = LinuxBuilder::default()
+        .namespaces(vec![
+            namespace(LinuxNamespaceType::Pid)?,
+            namespace(LinuxNamespaceType::Network)?,
+            namespace(LinuxNamespaceType::Ipc)?,
+            namespace(LinuxNamespaceType::Uts)?,
+            namespace(LinuxNamespaceType::Mount)?,
+            namespace(LinuxNamespaceType::Cgroup)?,
+        ])
+        .devices(devices)
+        .resources(resources.build()?)
+        .cgroups_path(PathBuf::from(format!("/{CGROUP_PARENT}/{}", config.name)))
+        .masked_paths(
+            MASKED_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            READONLY_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .build()?;
+
+    let mut annotations = HashMap::new();
+    annotations.insert(ANNOTATION_NAME.to_string(), config.name.clone());
+    annotations.insert(
+        ANNOTATION_STOP_TIMEOUT.to_string(),
+        config.stop_timeout.as_secs().to_string(),
+    );
+    annotations.insert(
+        ANNOTATION_ON_REBOOT.to_string(),
+        config.on_reboot.as_str().to_string(),
+    );
+    annotations.insert(ANNOTATION_MACHINE_ID.to_string(), machine_id);
+    if let Some(signal) = config.halt_signal {
+        annotations.insert(ANNOTATION_HALT_SIGNAL.to_string(), signal.name());
+    }
+
+    Ok(SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path(&config.root)
+                .readonly(false)
+                .build()?,
+        )
+        .hostname(config.hostname.clone())
+        .process(process)
+        .mounts(mounts)
+        .linux(linux)
+        .annotations(annotations)
+        .build()?)
+}
+
+pub fn to_json(spec: &Spec) -> Result<String, SpecError> {
+    Ok(serde_json::to_string_pretty(spec)?)
+}
+
+pub fn from_json(text: &str) -> Result<Spec, SpecError> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// vroot's settings, as carried by a spec. Everything the supervisor, `stop`
+/// and `exec` need comes from here, never from the config file, which may
+/// have changed since the container started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeSettings {
+    pub name: String,
+    pub root: PathBuf,
+    pub hostname: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub capabilities: std::collections::HashSet<Capability>,
+    pub cgroup_path: String,
+    pub stop_timeout: Duration,
+    pub halt_signal: Option<RawSignal>,
+    pub on_reboot: OnReboot,
+    pub machine_id: String,
+}
+
+impl RuntimeSettings {
+    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
+        let annotations = spec
+            .annotations()
+            .as_ref()
+            .ok_or(SpecError::Missing("annotations"))?;
+        let annotation = |key: &'static str| annotations.get(key).cloned();
+        let required = |key: &'static str| annotation(key).ok_or(SpecError::Missing(key));
+        let bad = |key: &'static str, value: &str| SpecError::BadAnnotation {
+            key,
+            value: value.to_string(),
+        };
+
+        let stop_timeout_text = required(ANNOTATION_STOP_TIMEOUT)?;
+        let stop_timeout = stop_timeout_text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| bad(ANNOTATION_STOP_TIMEOUT, &stop_timeout_text))?;
+        let halt_signal = annotation(ANNOTATION_HALT_SIGNAL)
+            .map(|text| RawSignal::parse(&text).map_err(|_| bad(ANNOTATION_HALT_SIGNAL, &text)))
+            .transpose()?;
+        let on_reboot = match required(ANNOTATION_ON_REBOOT)?.as_str() {
+            "restart" => OnReboot::Restart,
+            "stop" => OnReboot::Stop,
+            other => return Err(bad(ANNOTATION_ON_REBOOT, other)),
+        };
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or(SpecError::Missing("process"))?;
+        let args = process
+            .args()
+            .clone()
+            .filter(|args| !args.is_empty())
+            .ok_or(SpecError::Missing("process.args"))?;
+        let linux = spec.linux().as_ref().ok_or(SpecError::Missing("linux"))?;
+        let cgroup_path = linux
+            .cgroups_path()
+            .as_ref()
+            .ok_or(SpecError::Missing("linux.cgroupsPath"))?
+            .to_string_lossy()
+            .into_owned();
+        let capabilities = process
+            .capabilities()
+            .as_ref()
+            .and_then(|caps| caps.bounding().clone())
+            .unwrap_or_default();
+        Ok(RuntimeSettings {
+            name: required(ANNOTATION_NAME)?,
+            root: spec
+                .root()
+                .as_ref()
+                .ok_or(SpecError::Missing("root"))?
+                .path()
+                .clone(),
+            hostname: spec
+                .hostname()
+                .clone()
+                .ok_or(SpecError::Missing("hostname"))?,
+            args,
+            env: process.env().clone().unwrap_or_default(),
+            capabilities,
+            cgroup_path,
+            stop_timeout,
+            halt_signal,
+            on_reboot,
+            machine_id: required(ANNOTATION_MACHINE_ID)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+use std::path::Path;
+
+use super::*;
+
+fn config(extra: &str) -> ContainerConfig {
+    let text = format!("root = \"/vz/private/web\"\nhostname = \"node1\"\n{extra}");
+    ContainerConfig::parse("web", Path::new("/etc/vroot/web.toml"), &text, "host1").unwrap()
+}
+
+fn env_value(spec: &Spec, key: &str) -> Option<String> {
+    let prefix = format!("{key}=");
+    spec.process()
+        .as_ref()
+        .unwrap()
+        .env()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find_map(|entry| entry.strip_prefix(&prefix).map(str::to_string))
+}
+
+#[test]
+fn renders_the_system_container_shape() {
+    let spec = render(&config(""), "host1").unwrap();
+    assert_eq!(
+        spec.root().as_ref().unwrap().path(),
+        Path::new("/vz/private/web")
+    );
+    assert_eq!(spec.hostname().as_deref(), Some("node1"));
+    assert_eq!(
+        spec.process().as_ref().unwrap().args().as_ref().unwrap(),
+        &vec!["/sbin/init".to_string()]
+    );
+    let namespaces: Vec<_> = spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .namespaces()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|ns| ns.typ())
+        .collect();
+    for wanted in [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ] {
+        assert!(namespaces.contains(&wanted), "{wanted:?} missing");
+    }
+    let destinations: Vec<_> = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| m.destination().to_string_lossy().into_owned())
+        .collect();
+    for wanted in [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/run",
+    ] {
+        assert!(destinations.iter().any(|d| d == wanted), "{wanted} missing");
+    }
+    let sys = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.destination() == Path::new("/sys"))
+        .unwrap();
+    assert!(sys.options().as_ref().unwrap().contains(&"ro".to_string()));
+    let masked = spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .masked_paths()
+        .as_ref()
+        .unwrap();
+    for path in [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/sysrq-trigger",
+        "/proc/timer_list",
+        "/proc/kallsyms",
+    ] {
+        assert!(masked.contains(&path.to_string()), "{path} not masked");
+    }
+}
+
+#[test]
+fn environment_names_the_manager_and_identity() {
+    let spec = render(&config(""), "host1").unwrap();
+    assert_eq!(env_value(&spec, "container").as_deref(), Some("vroot"));
+    let uuid = env_value(&spec, "container_uuid").unwrap();
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(uuid.replace('-', ""), machine_id("host1", "web"));
+}
+
+#[test]
+fn machine_id_is_stable_and_differs_per_host_and_container() {
+    assert_eq!(machine_id("host1", "web"), machine_id("host1", "web"));
+    assert_ne!(machine_id("host1", "web"), machine_id("host2", "web"));
+    assert_ne!(machine_id("host1", "web"), machine_id("host1", "db"));
+    let id = machine_id("host1", "web");
+    assert_eq!(id.len(), 32);
+    assert!(id
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+}
+
+#[test]
+fn limits_become_resources() {
+    let spec = render(
+        &config("[limits]\nmemory = \"512M\"\ncpus = 1.5\npids = 100\n"),
+        "h",
+    )
+    .unwrap();
+    let resources = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
+    assert_eq!(
+        resources.memory().as_ref().unwrap().limit(),
+        Some(512 << 20)
+    );
+    let cpu = resources.cpu().as_ref().unwrap();
+    assert_eq!(cpu.quota(), Some(150_000));
+    assert_eq!(cpu.period(), Some(100_000));
+    assert_eq!(resources.pids().as_ref().unwrap().limit(), 100);
+}
+
+#[test]
+fn settings_round_trip_through_json() {
+    let original = config("stop_timeout = 9\nhalt_signal = \"SIGRTMIN+3\"\non_reboot = \"stop\"\n");
+    let spec = render(&original, "host1").unwrap();
+    let reread = from_json(&to_json(&spec).unwrap()).unwrap();
+    let settings = RuntimeSettings::from_spec(&reread).unwrap();
+    assert_eq!(settings.name, "web");
+    assert_eq!(settings.stop_timeout, Duration::from_secs(9));
+    assert_eq!(settings.halt_signal, Some(RawSignal::rt(3)));
+    assert_eq!(settings.on_reboot, OnReboot::Stop);
+    assert_eq!(settings.cgroup_path, "/vroot/web");
+    assert_eq!(
+        settings.capabilities,
+        crate::capabilities::container_default()
+    );
+}
