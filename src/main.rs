@@ -1,1 +1,173 @@
-fn main() {}
+//! `vroot`: run a cluster's shared root as a system container on this host.
+//! This binary only parses, prints and calls the library crates.
+
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use vroot_runtime::config::ContainerConfig;
+use vroot_runtime::lifecycle::{self, start::Started, stop::StopOptions, LifecycleError};
+use vroot_runtime::paths::HostPaths;
+
+/// Exit code of `status` for a container that is not running.
+const EXIT_NOT_RUNNING: u8 = 3;
+/// Exit code for a container vroot does not know.
+const EXIT_UNKNOWN: u8 = 4;
+
+#[derive(Parser)]
+#[command(
+    name = "vroot",
+    version,
+    about = "Run a cluster's shared root filesystem as a system container on each host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a container; returns once its init runs.
+    Start {
+        name: String,
+        /// Run the supervisor in this process until the container stops
+        /// (for systemd units and benchmarks). Exit code: 0 on poweroff,
+        /// 128+signal when the init crashed.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Power a container off; kill it after the timeout.
+    Stop {
+        name: String,
+        /// Seconds to wait for a clean poweroff (default: the config's stop_timeout).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Kill every process at once instead of asking the init to power off.
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Stop a container if it runs, then start it.
+    Restart {
+        name: String,
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Show a container's state. Exit code: 0 running, 3 not running, 4 unknown.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every configured or running container.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a running container; returns its exit code.
+    Exec {
+        name: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Open an interactive shell inside a running container.
+    Enter { name: String },
+    /// Attach to a container's console (Ctrl-] detaches).
+    Console { name: String },
+    /// Print the OCI runtime spec (config.json) rendered from the config.
+    Spec { name: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = HostPaths::from_env();
+    match run(cli.command, &paths) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("vroot: {error}");
+            let unknown = error
+                .downcast_ref::<LifecycleError>()
+                .is_some_and(LifecycleError::is_unknown_container);
+            ExitCode::from(if unknown { EXIT_UNKNOWN } else { 1 })
+        }
+    }
+}
+
+fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
+    match command {
+        Command::Start { name, foreground } => {
+            match lifecycle::start::start(paths, &name, foreground)? {
+                Started::Background { init_pid } => {
+                    println!("{name}: started (init pid {init_pid})");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Started::Foreground { exit_code } => {
+                    Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
+                }
+            }
+        }
+        Command::Stop {
+            name,
+            timeout,
+            kill,
+        } => {
+            let options = StopOptions {
+                timeout: timeout.map(Duration::from_secs),
+                kill,
+            };
+            let stopped = lifecycle::stop::stop(paths, &name, options)?;
+            println!("{}", output::stopped_line(&name, stopped));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restart { name, timeout } => {
+            let options = StopOptions {
+                timeout: timeout.map(Duration::from_secs),
+                kill: false,
+            };
+            lifecycle::stop::stop(paths, &name, options)?;
+            match lifecycle::start::start(paths, &name, false)? {
+                Started::Background { init_pid } => {
+                    println!("{name}: restarted (init pid {init_pid})")
+                }
+                Started::Foreground { .. } => unreachable!("restart starts in the background"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { name, json } => {
+            let status = lifecycle::inspect::status(paths, &name)?;
+            output::print_status(&status, json)?;
+            let running = status.state == lifecycle::inspect::RunState::Running;
+            Ok(ExitCode::from(if running { 0 } else { EXIT_NOT_RUNNING }))
+        }
+        Command::List { json } => {
+            output::print_list(&lifecycle::inspect::list(paths), json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exec { name, command } => match lifecycle::exec::exec(paths, &name, &command) {
+            Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
+            Err(error) => {
+                eprintln!("vroot: {error}");
+                Ok(ExitCode::from(lifecycle::exec::EXIT_RUNTIME_ERROR as u8))
+            }
+        },
+        Command::Enter { name } => {
+            let code = lifecycle::exec::enter(paths, &name)?;
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
+        Command::Console { name } => {
+            lifecycle::console::attach(paths, &name)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spec { name } => {
+            let config = ContainerConfig::load(&paths.config_dir, &name)?;
+            let host = nix::unistd::gethostname()?
+                .into_string()
+                .unwrap_or_default();
+            let spec = vroot_runtime::spec::render(&config, &host, &paths.host_layer_dir(&name))?;
+            println!("{}", vroot_runtime::spec::to_json(&spec)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

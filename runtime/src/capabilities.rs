@@ -143,8 +143,11 @@ pub fn restrict_to(keep: &HashSet<Capability>) -> Result<(), CapabilityError> {
             }
         }
     }
+    // A capability the runtime itself lacks (some hosts withhold e.g.
+    // CAP_SYS_RESOURCE) cannot be given to the container.
+    let current = current_permitted()?;
     let mut data = [CapData::default(); 2];
-    for cap in kept {
+    for cap in kept.into_iter().filter(|cap| current & (1u64 << cap) != 0) {
         let slot = &mut data[(cap / 32) as usize];
         slot.effective |= 1 << (cap % 32);
         slot.permitted |= 1 << (cap % 32);
@@ -166,6 +169,27 @@ pub fn restrict_to(keep: &HashSet<Capability>) -> Result<(), CapabilityError> {
         return Err(CapabilityError::Capset(nix::Error::last()));
     }
     Ok(())
+}
+
+fn current_permitted() -> Result<u64, CapabilityError> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData entries for version 3; both buffers
+    // are valid and live across the call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if result != 0 {
+        return Err(CapabilityError::Capset(nix::Error::last()));
+    }
+    Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
 }
 
 #[cfg(test)]

@@ -49,6 +49,10 @@ pub struct SignalMasks {
     pub blocked: u64,
     pub ignored: u64,
     pub caught: u64,
+    /// Asleep in `sigtimedwait`: the kernel then shows the blocked set minus
+    /// the awaited signals (busybox init waits this way), yet those signals
+    /// are still delivered. `blocked` under-reports while this is true.
+    pub in_sigtimedwait: bool,
 }
 
 impl SignalMasks {
@@ -63,14 +67,18 @@ impl SignalMasks {
             blocked: field("SigBlk:")?,
             ignored: field("SigIgn:")?,
             caught: field("SigCgt:")?,
+            in_sigtimedwait: false,
         })
     }
 
     pub fn read(pid: i32) -> std::io::Result<Self> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        Self::parse_status(&status).ok_or_else(|| {
+        let mut masks = Self::parse_status(&status).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "no signal masks in status")
-        })
+        })?;
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        masks.in_sigtimedwait = wchan.contains("sigtimedwait");
+        Ok(masks)
     }
 
     pub fn catches(&self, signal: c_int) -> bool {
@@ -83,7 +91,7 @@ impl SignalMasks {
 
     /// Whether a signal sent from the host reaches this PID-namespace init.
     pub fn receives(&self, signal: c_int) -> bool {
-        self.catches(signal) || self.blocks(signal)
+        self.catches(signal) || self.blocks(signal) || self.in_sigtimedwait
     }
 }
 
@@ -111,7 +119,8 @@ pub fn detect(masks: &SignalMasks) -> InitFlavour {
         InitFlavour::Sysvinit
     } else if caught_all(&[SIGINT, SIGCHLD]) && !caught_any(&[SIGUSR1, SIGUSR2, SIGTSTP, SIGCONT]) {
         InitFlavour::Openrc
-    } else if (masks.catches(SIGTSTP) && blocked_all(&[SIGTERM, SIGUSR1, SIGUSR2]))
+    } else if (masks.catches(SIGTSTP)
+        && (masks.in_sigtimedwait || blocked_all(&[SIGTERM, SIGUSR1, SIGUSR2])))
         || caught_all(&[SIGUSR1, SIGUSR2, SIGTERM])
     {
         InitFlavour::Busybox
@@ -174,6 +183,7 @@ mod tests {
             blocked,
             ignored: 0,
             caught,
+            in_sigtimedwait: false,
         }
     }
 
@@ -192,6 +202,19 @@ mod tests {
         assert_eq!(detect(&busybox), InitFlavour::Busybox);
         assert_eq!(
             halt_method(InitFlavour::Busybox, &busybox, None),
+            HaltMethod::Signal(RawSignal(libc::SIGUSR2))
+        );
+    }
+
+    #[test]
+    fn busybox_asleep_in_sigtimedwait_shows_nothing_blocked() {
+        let asleep = SignalMasks {
+            in_sigtimedwait: true,
+            ..masks(0, 0x8_0000)
+        };
+        assert_eq!(detect(&asleep), InitFlavour::Busybox);
+        assert_eq!(
+            halt_method(InitFlavour::Busybox, &asleep, None),
             HaltMethod::Signal(RawSignal(libc::SIGUSR2))
         );
     }

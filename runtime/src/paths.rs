@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 const DEFAULT_CONFIG_DIR: &str = "/etc/vroot";
 const DEFAULT_STATE_DIR: &str = "/run/vroot";
 const DEFAULT_LOG_DIR: &str = "/var/log/vroot";
+const DEFAULT_LIB_DIR: &str = "/var/lib/vroot";
 
 /// The host-local directories one vroot invocation works with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,11 +14,13 @@ pub struct HostPaths {
     pub config_dir: PathBuf,
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// Persistent host-local data, e.g. each container's per-host files.
+    pub lib_dir: PathBuf,
 }
 
 impl HostPaths {
-    /// The defaults, overridden by `VROOT_CONFIG_DIR`, `VROOT_STATE_DIR` and
-    /// `VROOT_LOG_DIR` (tests and multi-instance hosts use these).
+    /// The defaults, overridden by `VROOT_CONFIG_DIR`, `VROOT_STATE_DIR`,
+    /// `VROOT_LOG_DIR` and `VROOT_LIB_DIR` (tests and multi-instance hosts use these).
     pub fn from_env() -> Self {
         let pick = |var: &str, default: &str| {
             std::env::var_os(var)
@@ -29,6 +32,7 @@ impl HostPaths {
             config_dir: pick("VROOT_CONFIG_DIR", DEFAULT_CONFIG_DIR),
             state_dir: pick("VROOT_STATE_DIR", DEFAULT_STATE_DIR),
             log_dir: pick("VROOT_LOG_DIR", DEFAULT_LOG_DIR),
+            lib_dir: pick("VROOT_LIB_DIR", DEFAULT_LIB_DIR),
         }
     }
 
@@ -42,6 +46,11 @@ impl HostPaths {
 
     pub fn console_log(&self, name: &str) -> PathBuf {
         self.log_dir.join(format!("{name}.console"))
+    }
+
+    /// The container's per-host layer on this host.
+    pub fn host_layer_dir(&self, name: &str) -> PathBuf {
+        self.lib_dir.join("hosts").join(name)
     }
 
     pub fn supervisor_log(&self, name: &str) -> PathBuf {

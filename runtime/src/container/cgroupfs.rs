@@ -12,6 +12,9 @@ use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
 
+use std::os::fd::OwnedFd;
+
+use super::resolve::{fd_path, open_in_root};
 use super::InitError;
 use crate::cgroups::CgroupLayout;
 
@@ -23,7 +26,15 @@ fn error(what: &str, target: &Path, source: nix::Error) -> InitError {
     }
 }
 
-pub fn mount_view(layout: &CgroupLayout, target: &Path, base: MsFlags) -> Result<(), InitError> {
+/// `destination` is resolved inside `root` again after the tmpfs is mounted:
+/// an fd opened before it still points at the directory underneath.
+pub fn mount_view(
+    layout: &CgroupLayout,
+    root: &OwnedFd,
+    destination: &Path,
+    target: &Path,
+    base: MsFlags,
+) -> Result<(), InitError> {
     let base =
         base & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
     match layout {
@@ -41,6 +52,15 @@ pub fn mount_view(layout: &CgroupLayout, target: &Path, base: MsFlags) -> Result
                 Some("mode=755"),
             )
             .map_err(|source| error("tmpfs", target, source))?;
+            let tmpfs_fd =
+                open_in_root(root, destination, libc::O_DIRECTORY).map_err(|source| {
+                    InitError::Path {
+                        path: destination.to_path_buf(),
+                        source,
+                    }
+                })?;
+            let tmpfs_path = fd_path(&tmpfs_fd);
+            let target = tmpfs_path.as_path();
             for hierarchy in v1 {
                 let dir_name = hierarchy.dir_name();
                 let dir = target.join(&dir_name);

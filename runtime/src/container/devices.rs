@@ -87,9 +87,16 @@ pub fn populate(plan: &InitPlan, root: &OwnedFd, console: RawFd) -> Result<(), I
         }
     }
     let console_target = mount_target(root, &plan.root, Path::new("/dev/console"), false)?;
-    let console_source = format!("/proc/self/fd/{console}");
+    // The pty belongs to the host's devpts: bind it by its path, which resolves
+    // to this mount namespace's copy of that devpts (a bind through the fd
+    // would name a mount of the host's namespace, which the kernel refuses).
+    let console_source =
+        std::fs::read_link(format!("/proc/self/fd/{console}")).map_err(|source| InitError::Io {
+            what: "find the console pty".into(),
+            source,
+        })?;
     mount(
-        Some(console_source.as_str()),
+        Some(&console_source),
         &fd_path(&console_target),
         None::<&str>,
         MsFlags::MS_BIND,

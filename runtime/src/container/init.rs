@@ -29,7 +29,13 @@ pub fn run(
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     let root = rootfs::bind_root(&plan.root)?;
-    rootfs::mount_spec_entries(plan, &root)?;
+    let mounted = rootfs::mount_spec_entries(plan, &root)?;
+    if mounted
+        .iter()
+        .any(|destination| destination == std::path::Path::new("/etc/machine-id"))
+    {
+        rootfs::mask_machine_id_commit(&root)?;
+    }
     devices::populate(plan, &root, 0)?;
     rootfs::set_boot_id(&root, &plan.boot_id)?;
     rootfs::mask_paths(plan, &root)?;

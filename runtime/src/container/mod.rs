@@ -244,9 +244,7 @@ pub fn spawn(
     }
     if pid == 0 {
         drop(parent_channel);
-        let error = match init::run(plan, &child_channel, console_slave) {
-            Err(error) => error,
-        };
+        let Err(error) = init::run(plan, &child_channel, console_slave);
         child_channel.send_error(&error.to_string());
         // SAFETY: leave the child at once, without running the parent's
         // atexit handlers or destructors on its copied state.

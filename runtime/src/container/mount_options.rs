@@ -7,12 +7,15 @@ pub struct MountOptions {
     pub flags: MsFlags,
     pub data: String,
     pub bind: bool,
+    /// Skip the mount when the target does not exist in the root.
+    pub optional: bool,
 }
 
 pub fn parse(options: &[String]) -> MountOptions {
     let mut flags = MsFlags::empty();
     let mut data = Vec::new();
     let mut bind = false;
+    let mut optional = false;
     for option in options {
         match option.as_str() {
             "ro" => flags |= MsFlags::MS_RDONLY,
@@ -30,6 +33,7 @@ pub fn parse(options: &[String]) -> MountOptions {
                 bind = true;
                 flags |= MsFlags::MS_REC;
             }
+            crate::spec::OPTIONAL_MOUNT => optional = true,
             other => data.push(other),
         }
     }
@@ -37,6 +41,7 @@ pub fn parse(options: &[String]) -> MountOptions {
         flags,
         data: data.join(","),
         bind,
+        optional,
     }
 }
 

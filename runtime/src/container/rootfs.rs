@@ -1,7 +1,12 @@
 //! The container's mount tree: the shared root bound privately, the spec's
 //! mounts inside it, masked and read-only paths, and the switch of `/`.
+//!
+//! Every target is opened inside the root with `openat2(RESOLVE_IN_ROOT)` and
+//! mounted on through its fd. After a mount, the path is opened again: an fd
+//! taken before it still names the mount underneath, and a remount through it
+//! would change that mount instead (for the root bind: the shared root).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -9,12 +14,67 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use super::resolve::{fd_path, mount_target, open_in_root};
 use super::{cgroupfs, mount_options, InitError, InitPlan};
 
+const HARMLESS: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+
 fn mount_error(what: &str, target: &Path, source: nix::Error) -> InitError {
     InitError::Mount {
         what: what.to_string(),
         target: target.to_path_buf(),
         source,
     }
+}
+
+fn open_existing(root: &OwnedFd, path: &Path) -> Result<Option<OwnedFd>, InitError> {
+    match open_in_root(root, path, 0) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(nix::Error::ENOENT) => Ok(None),
+        Err(source) => Err(InitError::Path {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Binds `source` onto `destination` (which must exist inside the root),
+/// then remounts the new mount with `flags`.
+fn bind_then_remount(
+    root: &OwnedFd,
+    source: &Path,
+    destination: &Path,
+    recursive: bool,
+    flags: MsFlags,
+) -> Result<(), InitError> {
+    let target = open_existing(root, destination)?.ok_or(InitError::Path {
+        path: destination.to_path_buf(),
+        source: nix::Error::ENOENT,
+    })?;
+    let bind = if recursive {
+        MsFlags::MS_BIND | MsFlags::MS_REC
+    } else {
+        MsFlags::MS_BIND
+    };
+    mount(
+        Some(source),
+        &fd_path(&target),
+        None::<&str>,
+        bind,
+        None::<&str>,
+    )
+    .map_err(|e| mount_error("bind", destination, e))?;
+    let bound = open_existing(root, destination)?.ok_or(InitError::Path {
+        path: destination.to_path_buf(),
+        source: nix::Error::ENOENT,
+    })?;
+    mount(
+        None::<&str>,
+        &fd_path(&bound),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    )
+    .map_err(|e| mount_error("remount", destination, e))
 }
 
 /// Cuts propagation to and from the host, then makes the root a mount of its
@@ -46,82 +106,109 @@ pub fn bind_root(root: &Path) -> Result<OwnedFd, InitError> {
         source,
     })?;
     // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Mounts every entry of the spec, in order, inside the root.
-pub fn mount_spec_entries(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
+/// Mounts every entry of the spec, in order, inside the root. Returns the
+/// destinations actually mounted (optional ones may be skipped).
+pub fn mount_spec_entries(
+    plan: &InitPlan,
+    root: &OwnedFd,
+) -> Result<Vec<std::path::PathBuf>, InitError> {
+    let mut mounted = Vec::new();
     for entry in &plan.mounts {
         let options = mount_options::parse(&entry.options);
+        if options.optional && open_existing(root, &entry.destination)?.is_none() {
+            continue;
+        }
+        mounted.push(entry.destination.clone());
         let is_file_bind = options.bind && entry.source.as_ref().is_some_and(|s| !s.is_dir());
         let target_fd = mount_target(root, &plan.root, &entry.destination, !is_file_bind)?;
         let target = fd_path(&target_fd);
         if entry.typ == "cgroup" {
-            cgroupfs::mount_view(&plan.cgroup_layout, &target, options.flags)?;
-            continue;
-        }
-        if options.bind {
+            cgroupfs::mount_view(
+                &plan.cgroup_layout,
+                root,
+                &entry.destination,
+                &target,
+                options.flags,
+            )?;
+        } else if options.bind {
             let source = entry.source.as_deref().unwrap_or(Path::new("none"));
+            let recursive = options.flags.contains(MsFlags::MS_REC);
+            bind_then_remount(
+                root,
+                source,
+                &entry.destination,
+                recursive,
+                options.flags & !MsFlags::MS_REC,
+            )?;
+        } else {
+            let source = entry
+                .source
+                .as_deref()
+                .map(|s| s.as_os_str())
+                .unwrap_or(entry.typ.as_ref());
+            let data = (!options.data.is_empty()).then_some(options.data.as_str());
             mount(
                 Some(source),
                 &target,
-                None::<&str>,
-                MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
-                None::<&str>,
+                Some(entry.typ.as_str()),
+                options.flags,
+                data,
             )
-            .map_err(|source| mount_error("bind", &entry.destination, source))?;
-            let remount =
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (options.flags & !MsFlags::MS_REC);
-            mount(None::<&str>, &target, None::<&str>, remount, None::<&str>)
-                .map_err(|source| mount_error("remount bind", &entry.destination, source))?;
-            continue;
+            .map_err(|e| mount_error(&entry.typ, &entry.destination, e))?;
         }
-        let source = entry
-            .source
-            .as_deref()
-            .map(|s| s.as_os_str())
-            .unwrap_or(entry.typ.as_ref());
-        let data = (!options.data.is_empty()).then_some(options.data.as_str());
-        mount(
-            Some(source),
-            &target,
-            Some(entry.typ.as_str()),
-            options.flags,
-            data,
-        )
-        .map_err(|source| mount_error(&entry.typ, &entry.destination, source))?;
     }
-    Ok(())
+    Ok(mounted)
+}
+
+/// The machine id vroot binds over `/etc/machine-id` is permanent, so
+/// systemd's unit that "commits a transient machine-id to disk" must not run:
+/// it would fail on the bind, or, were the bind on a tmpfs, unmount it and
+/// write the shared root's file. It is masked for this boot only, in the
+/// container's own `/run`, the way `systemctl mask --runtime` does.
+pub fn mask_machine_id_commit(root: &OwnedFd) -> Result<(), InitError> {
+    let unit_dir = Path::new("/run/systemd/system");
+    let mut dir = std::path::PathBuf::from("/");
+    for component in unit_dir.components().skip(1) {
+        dir.push(component);
+        mount_target(root, Path::new("/"), &dir, true)?;
+    }
+    let dir_fd = open_existing(root, unit_dir)?.ok_or(InitError::Path {
+        path: unit_dir.to_path_buf(),
+        source: nix::Error::ENOENT,
+    })?;
+    let link = fd_path(&dir_fd).join("systemd-machine-id-commit.service");
+    match std::os::unix::fs::symlink("/dev/null", &link) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(InitError::Io {
+            what: "mask systemd-machine-id-commit.service".into(),
+            source: error,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Hides host information: files get `/dev/null` bound over them,
 /// directories an empty read-only tmpfs. Paths this kernel lacks are skipped.
 pub fn mask_paths(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
-    let null = open_in_root(root, Path::new("/dev/null"), 0).map_err(|source| InitError::Path {
+    let null = open_existing(root, Path::new("/dev/null"))?.ok_or(InitError::Path {
         path: "/dev/null".into(),
-        source,
+        source: nix::Error::ENOENT,
     })?;
     for path in &plan.masked_paths {
-        let target_fd = match open_in_root(root, path, 0) {
-            Ok(fd) => fd,
-            Err(nix::Error::ENOENT) => continue,
-            Err(source) => {
-                return Err(InitError::Path {
-                    path: path.clone(),
-                    source,
-                })
-            }
+        let Some(target_fd) = open_existing(root, path)? else {
+            continue;
         };
         let is_dir = nix::sys::stat::fstat(target_fd.as_raw_fd())
-            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-            .unwrap_or(false);
+            .is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR);
         let target = fd_path(&target_fd);
         let result = if is_dir {
             mount(
                 Some("tmpfs"),
                 &target,
                 Some("tmpfs"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                MsFlags::MS_RDONLY | HARMLESS,
                 Some("size=0,mode=755"),
             )
         } else {
@@ -138,55 +225,36 @@ pub fn mask_paths(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
     Ok(())
 }
 
-fn bind_onto_itself(target: &Path, read_only: bool) -> Result<(), nix::Error> {
-    mount(
-        Some(target),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )?;
-    let mut flags = MsFlags::MS_BIND
-        | MsFlags::MS_REMOUNT
-        | MsFlags::MS_NOSUID
-        | MsFlags::MS_NODEV
-        | MsFlags::MS_NOEXEC;
-    if read_only {
-        flags |= MsFlags::MS_RDONLY;
-    }
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-}
-
 /// Makes kernel knobs read-only. The container has its own network
 /// namespace, so `/proc/sys/net` is given back read-write.
 pub fn make_readonly(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
     for path in &plan.readonly_paths {
-        let target_fd = match open_in_root(root, path, 0) {
-            Ok(fd) => fd,
-            Err(nix::Error::ENOENT) => continue,
-            Err(source) => {
-                return Err(InitError::Path {
-                    path: path.clone(),
-                    source,
-                })
-            }
-        };
-        bind_onto_itself(&fd_path(&target_fd), true)
-            .map_err(|source| mount_error("read-only bind", path, source))?;
+        if open_existing(root, path)?.is_some() {
+            bind_then_remount(
+                root,
+                &root_relative(root, path),
+                path,
+                true,
+                MsFlags::MS_RDONLY | HARMLESS,
+            )?;
+        }
     }
+    let net = Path::new("/proc/sys/net");
     if plan.private_network
         && plan
             .readonly_paths
             .iter()
             .any(|p| p == Path::new("/proc/sys"))
+        && open_existing(root, net)?.is_some()
     {
-        let net = Path::new("/proc/sys/net");
-        if let Ok(fd) = open_in_root(root, net, 0) {
-            bind_onto_itself(&fd_path(&fd), false)
-                .map_err(|source| mount_error("writable bind", net, source))?;
-        }
+        bind_then_remount(root, &root_relative(root, net), net, true, HARMLESS)?;
     }
     Ok(())
+}
+
+/// A path inside the root as the kernel can reach it for a bind source.
+fn root_relative(root: &OwnedFd, path: &Path) -> std::path::PathBuf {
+    fd_path(root).join(path.strip_prefix("/").unwrap_or(path))
 }
 
 /// Gives the container a boot id of its own, so that a restart is a new boot
@@ -194,57 +262,27 @@ pub fn make_readonly(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
 pub fn set_boot_id(root: &OwnedFd, boot_id: &str) -> Result<(), InitError> {
     let staging = Path::new("/run/.vroot-boot-id");
     let staging_fd = mount_target(root, Path::new("/"), staging, false)?;
-    std::fs::write(fd_path(&staging_fd), format!("{boot_id}\n")).map_err(|error| {
+    std::fs::write(fd_path(&staging_fd), format!("{boot_id}\n")).map_err(|source| {
         InitError::Io {
             what: "write the boot id".into(),
-            source: error,
-        }
-    })?;
-    let target = Path::new("/proc/sys/kernel/random/boot_id");
-    if let Ok(target_fd) = open_in_root(root, target, 0) {
-        mount(
-            Some(&fd_path(&staging_fd)),
-            &fd_path(&target_fd),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(|source| mount_error("bind the boot id", target, source))?;
-        mount(
-            None::<&str>,
-            &fd_path(&target_fd),
-            None::<&str>,
-            MsFlags::MS_BIND
-                | MsFlags::MS_REMOUNT
-                | MsFlags::MS_RDONLY
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV
-                | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(|source| mount_error("make the boot id read-only", target, source))?;
-    }
-    let run = open_in_root(root, Path::new("/run"), libc::O_DIRECTORY).map_err(|source| {
-        InitError::Path {
-            path: "/run".into(),
             source,
         }
     })?;
-    let run_dir = nix::fcntl::open(
-        &fd_path(&run),
-        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|source| InitError::Path {
+    let target = Path::new("/proc/sys/kernel/random/boot_id");
+    if open_existing(root, target)?.is_some() {
+        bind_then_remount(
+            root,
+            &root_relative(root, staging),
+            target,
+            false,
+            MsFlags::MS_RDONLY | HARMLESS,
+        )?;
+    }
+    let run = open_existing(root, Path::new("/run"))?.ok_or(InitError::Path {
         path: "/run".into(),
-        source,
+        source: nix::Error::ENOENT,
     })?;
-    let _ = nix::unistd::unlinkat(
-        Some(run_dir),
-        ".vroot-boot-id",
-        nix::unistd::UnlinkatFlags::NoRemoveDir,
-    );
-    let _ = nix::unistd::close(run_dir);
+    let _ = std::fs::remove_file(fd_path(&run).join(".vroot-boot-id"));
     Ok(())
 }
 
@@ -257,10 +295,8 @@ pub fn switch_root(root: &OwnedFd) -> Result<(), InitError> {
         source,
     })?;
     match nix::unistd::pivot_root(".", ".") {
-        Ok(()) => {
-            umount2(".", MntFlags::MNT_DETACH)
-                .map_err(|source| mount_error("detach the old root", Path::new("/"), source))?;
-        }
+        Ok(()) => umount2(".", MntFlags::MNT_DETACH)
+            .map_err(|source| mount_error("detach the old root", Path::new("/"), source))?,
         Err(nix::Error::EINVAL) => {
             mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
                 .map_err(|source| mount_error("move the root", Path::new("/"), source))?;

@@ -118,9 +118,23 @@ fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, SpecError> {
     Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
 }
 
+/// Files of the container's identity that vroot writes into the per-host
+/// layer and binds read-only over the root's own (when the root has them).
+/// systemd writes an empty `/etc/machine-id` back to disk, and a shared
+/// `/etc/hostname` would override the configured name on every node.
+pub const IDENTITY_FILES: &[&str] = &["machine-id", "hostname"];
+
+/// The mount option that skips a bind whose target the root does not have.
+pub const OPTIONAL_MOUNT: &str = "x-vroot.optional";
+
 /// Renders the spec. `host_name` is the host's own hostname, which seeds the
-/// container's machine identity.
-pub fn render(config: &ContainerConfig, host_name: &str) -> Result<Spec, SpecError> {
+/// container's machine identity; `host_layer` is the container's per-host
+/// directory on this host.
+pub fn render(
+    config: &ContainerConfig,
+    host_name: &str,
+    host_layer: &std::path::Path,
+) -> Result<Spec, SpecError> {
     let machine_id = machine_id(host_name, &config.name);
     let env = vec![
         format!("PATH={DEFAULT_PATH}"),
@@ -147,7 +161,7 @@ pub fn render(config: &ContainerConfig, host_name: &str) -> Result<Spec, SpecErr
         )
         .build()?;
 
-    let mounts = vec![
+    let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
             "/dev",
@@ -194,6 +208,15 @@ pub fn render(config: &ContainerConfig, host_name: &str) -> Result<Spec, SpecErr
         )?,
         mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"])?,
     ];
+    for file in IDENTITY_FILES {
+        let source = host_layer.join(file);
+        mounts.push(mount(
+            &format!("/etc/{file}"),
+            "bind",
+            &source.to_string_lossy(),
+            &["bind", "ro", OPTIONAL_MOUNT],
+        )?);
+    }
 
     let devices = vec![
         char_device("/dev/null", 1, 3)?,

@@ -21,7 +21,7 @@ fn env_value(spec: &Spec, key: &str) -> Option<String> {
 
 #[test]
 fn renders_the_system_container_shape() {
-    let spec = render(&config(""), "host1").unwrap();
+    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
     assert_eq!(
         spec.root().as_ref().unwrap().path(),
         Path::new("/vz/private/web")
@@ -98,7 +98,7 @@ fn renders_the_system_container_shape() {
 
 #[test]
 fn environment_names_the_manager_and_identity() {
-    let spec = render(&config(""), "host1").unwrap();
+    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
     assert_eq!(env_value(&spec, "container").as_deref(), Some("vroot"));
     let uuid = env_value(&spec, "container_uuid").unwrap();
     assert_eq!(uuid.len(), 36);
@@ -138,7 +138,7 @@ fn limits_become_resources() {
 #[test]
 fn settings_round_trip_through_json() {
     let original = config("stop_timeout = 9\nhalt_signal = \"SIGRTMIN+3\"\non_reboot = \"stop\"\n");
-    let spec = render(&original, "host1").unwrap();
+    let spec = render(&original, "host1", Path::new("/l")).unwrap();
     let reread = from_json(&to_json(&spec).unwrap()).unwrap();
     let settings = RuntimeSettings::from_spec(&reread).unwrap();
     assert_eq!(settings.name, "web");
@@ -150,4 +150,27 @@ fn settings_round_trip_through_json() {
         settings.capabilities,
         crate::capabilities::container_default()
     );
+}
+
+#[test]
+fn identity_files_are_bound_read_only_from_the_host_layer() {
+    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
+    for file in ["machine-id", "hostname"] {
+        let destination = format!("/etc/{file}");
+        let entry = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination() == Path::new(&destination))
+            .unwrap();
+        assert_eq!(
+            entry.source().as_deref(),
+            Some(Path::new(&format!("/var/lib/vroot/hosts/web/{file}")))
+        );
+        let options = entry.options().as_ref().unwrap();
+        assert!(
+            options.contains(&"ro".to_string()) && options.contains(&OPTIONAL_MOUNT.to_string())
+        );
+    }
 }

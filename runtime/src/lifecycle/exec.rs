@@ -1,0 +1,257 @@
+//! `vroot exec` and `vroot enter`: run a program inside a running container,
+//! in all its namespaces and its cgroup, with its capabilities and a clean
+//! environment.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::inspect::{check_name, find};
+use super::terminal::{copy_window_size, relay, RawMode};
+use super::LifecycleError;
+use crate::capabilities;
+use crate::cgroups::ContainerCgroup;
+use crate::process::ProcessIdentity;
+use crate::spec::{self, RuntimeSettings};
+
+/// Exit code when vroot itself fails before the command runs (as podman).
+pub const EXIT_RUNTIME_ERROR: i32 = 125;
+const EXIT_CANNOT_EXECUTE: i32 = 126;
+const EXIT_NOT_FOUND: i32 = 127;
+
+struct Target {
+    init: ProcessIdentity,
+    pidfd: OwnedFd,
+    settings: RuntimeSettings,
+    cgroup: ContainerCgroup,
+}
+
+fn target(paths: &crate::paths::HostPaths, name: &str) -> Result<Target, LifecycleError> {
+    check_name(name)?;
+    let not_running = || LifecycleError::NotRunning {
+        name: name.to_string(),
+    };
+    let Some(found) = find(paths, name)? else {
+        let config = paths.config_file(name);
+        if !config.exists() {
+            return Err(LifecycleError::UnknownContainer {
+                name: name.to_string(),
+                config,
+            });
+        }
+        return Err(not_running());
+    };
+    let state = found
+        .state
+        .filter(|_| found.init_alive)
+        .ok_or_else(not_running)?;
+    let init = state.init.ok_or_else(not_running)?;
+    let pidfd = init.open_pidfd().map_err(|_| not_running())?;
+    let spec_text =
+        std::fs::read_to_string(found.files.spec_json()).map_err(|source| LifecycleError::Io {
+            name: name.to_string(),
+            what: "read the container's spec".into(),
+            source,
+        })?;
+    let settings = spec::from_json(&spec_text)
+        .and_then(|spec| RuntimeSettings::from_spec(&spec))
+        .map_err(|source| LifecycleError::Spec {
+            name: name.to_string(),
+            source,
+        })?;
+    let cgroup =
+        ContainerCgroup::on_host(&state.cgroup).map_err(|source| LifecycleError::Cgroup {
+            name: name.to_string(),
+            source,
+        })?;
+    Ok(Target {
+        init,
+        pidfd,
+        settings,
+        cgroup,
+    })
+}
+
+fn setns(pidfd: &OwnedFd, flags: libc::c_int) -> nix::Result<()> {
+    // SAFETY: setns with a valid pidfd and namespace flags.
+    if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } == 0 {
+        Ok(())
+    } else {
+        Err(nix::Error::last())
+    }
+}
+
+const JOINED_NAMESPACES: libc::c_int = libc::CLONE_NEWNS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP;
+
+/// In a forked child: join the container completely. Everything but the PID
+/// namespace, which the parent already set for its children.
+fn join(target: &Target) -> Result<(), String> {
+    target
+        .cgroup
+        .attach(std::process::id() as i32)
+        .map_err(|e| e.to_string())?;
+    setns(&target.pidfd, JOINED_NAMESPACES)
+        .map_err(|e| format!("cannot join the namespaces of pid {}: {e}", target.init.pid))?;
+    nix::unistd::chdir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
+    capabilities::restrict_to(&target.settings.capabilities).map_err(|e| e.to_string())?;
+    // SAFETY: reset dispositions in this single-threaded child before exec.
+    unsafe {
+        for signal in [
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGPIPE,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+        ] {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
+    Ok(())
+}
+
+/// Looks `program` up in the container's PATH (it is already our root) and execs it.
+fn exec_in_container(command: &[String], env: &[String]) -> i32 {
+    let to_c = |text: &str| CString::new(text).unwrap_or_default();
+    let args: Vec<CString> = command.iter().map(|a| to_c(a)).collect();
+    let envp: Vec<CString> = env.iter().map(|e| to_c(e)).collect();
+    let program = &command[0];
+    let candidates: Vec<String> = if program.contains('/') {
+        vec![program.clone()]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .map(|dir| format!("{dir}/{program}"))
+            .collect()
+    };
+    let mut last_error = nix::Error::ENOENT;
+    for candidate in candidates {
+        let error = nix::unistd::execve(&to_c(&candidate), &args, &envp).unwrap_err();
+        if error != nix::Error::ENOENT {
+            last_error = error;
+        }
+    }
+    eprintln!(
+        "vroot: cannot execute {program} in the container: {}",
+        last_error.desc()
+    );
+    if last_error == nix::Error::ENOENT {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_EXECUTE
+    }
+}
+
+fn wait_status(pid: libc::pid_t) -> i32 {
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code,
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => return 128 + signal as i32,
+            Ok(_) | Err(nix::Error::EINTR) => continue,
+            Err(_) => return EXIT_RUNTIME_ERROR,
+        }
+    }
+}
+
+/// Forks a child inside the container that runs `body`; returns its exit code.
+fn run_inside(target: &Target, body: impl FnOnce() -> i32) -> Result<i32, LifecycleError> {
+    let name = target.settings.name.clone();
+    setns(&target.pidfd, libc::CLONE_NEWPID).map_err(|source| LifecycleError::Sys {
+        name: name.clone(),
+        what: "join the PID namespace",
+        source,
+    })?;
+    // SAFETY: vroot is single-threaded; the child only joins the container and execs.
+    match unsafe { libc::fork() } {
+        -1 => Err(LifecycleError::Sys {
+            name,
+            what: "fork",
+            source: nix::Error::last(),
+        }),
+        0 => {
+            let code = match join(target) {
+                Ok(()) => body(),
+                Err(message) => {
+                    eprintln!("vroot: container {name}: {message}");
+                    EXIT_RUNTIME_ERROR
+                }
+            };
+            // SAFETY: leave the child without running the parent's cleanup.
+            unsafe { libc::_exit(code) }
+        }
+        child => {
+            // Ctrl-C and Ctrl-\ belong to the command, as with system(3).
+            // SAFETY: plain signal dispositions for this process.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            }
+            Ok(wait_status(child))
+        }
+    }
+}
+
+/// Runs `command` in the container with stdio passed through; returns its exit code.
+pub fn exec(
+    paths: &crate::paths::HostPaths,
+    name: &str,
+    command: &[String],
+) -> Result<i32, LifecycleError> {
+    let target = target(paths, name)?;
+    let env = target.settings.env.clone();
+    run_inside(&target, || exec_in_container(command, &env))
+}
+
+/// An interactive login shell on a pty of the container's own devpts.
+pub fn enter(paths: &crate::paths::HostPaths, name: &str) -> Result<i32, LifecycleError> {
+    let target = target(paths, name)?;
+    let env = target.settings.env.clone();
+    let _raw = RawMode::enter();
+    run_inside(&target, || shell_on_pty(&env))
+}
+
+/// Inside the container: open a pty there, run the shell on it in a child,
+/// relay the user's terminal to it.
+fn shell_on_pty(env: &[String]) -> i32 {
+    let pty = match nix::pty::openpty(None, None) {
+        Ok(pty) => pty,
+        Err(error) => {
+            eprintln!("vroot: cannot open a pty in the container: {error}");
+            return EXIT_RUNTIME_ERROR;
+        }
+    };
+    copy_window_size(pty.master.as_raw_fd());
+    // SAFETY: this process is single-threaded (a child of vroot).
+    match unsafe { libc::fork() } {
+        -1 => EXIT_RUNTIME_ERROR,
+        0 => {
+            drop(pty.master);
+            let _ = nix::unistd::setsid();
+            // SAFETY: make the pty slave our controlling terminal.
+            unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCSCTTY, 0) };
+            for fd in 0..=2 {
+                let _ = nix::unistd::dup2(pty.slave.as_raw_fd(), fd);
+            }
+            drop(pty.slave);
+            let shell = if std::path::Path::new("/bin/bash").exists() {
+                "/bin/bash"
+            } else {
+                "/bin/sh"
+            };
+            let code = exec_in_container(&[shell.to_string(), "-l".to_string()], env);
+            // SAFETY: leave the child at once.
+            unsafe { libc::_exit(code) }
+        }
+        shell => {
+            drop(pty.slave);
+            relay(pty.master.as_raw_fd(), None);
+            wait_status(shell)
+        }
+    }
+}

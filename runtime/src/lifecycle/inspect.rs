@@ -1,0 +1,165 @@
+//! What is true about a container right now, from host-local state only:
+//! the state file, the owner lock, `/proc` and the config directory. Never
+//! the shared root, so this answers while shared storage hangs.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::LifecycleError;
+use crate::config::validate_name;
+use crate::lock;
+use crate::paths::{HostPaths, StateFiles};
+use crate::state::{ContainerState, Phase};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    Stopped,
+    Starting,
+    Stopping,
+}
+
+/// `vroot status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub state: RunState,
+    pub init_pid: Option<i32>,
+    pub started_at: Option<String>,
+    pub root: Option<PathBuf>,
+    pub supervisor_pid: Option<i32>,
+    pub supervisor_alive: bool,
+    pub boot_count: u32,
+    pub cgroup: Option<String>,
+}
+
+/// The container's state directory as found, with who owns it.
+pub struct Found {
+    pub files: StateFiles,
+    pub state: Option<ContainerState>,
+    pub owner_alive: bool,
+    pub init_alive: bool,
+}
+
+pub fn check_name(name: &str) -> Result<(), LifecycleError> {
+    validate_name(name).map_err(|reason| {
+        LifecycleError::Config(crate::config::ConfigError::BadName {
+            name: name.to_string(),
+            reason,
+        })
+    })
+}
+
+pub fn find(paths: &HostPaths, name: &str) -> Result<Option<Found>, LifecycleError> {
+    let files = StateFiles::new(&paths.container_state_dir(name));
+    if !files.dir.exists() {
+        return Ok(None);
+    }
+    let state =
+        ContainerState::load(&files.state_json()).map_err(|source| LifecycleError::State {
+            name: name.to_string(),
+            source,
+        })?;
+    let owner_alive = lock::is_held(&files.owner_lock());
+    let init_alive = state
+        .as_ref()
+        .and_then(|s| s.init)
+        .is_some_and(|init| init.is_alive());
+    Ok(Some(Found {
+        files,
+        state,
+        owner_alive,
+        init_alive,
+    }))
+}
+
+pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
+    check_name(name)?;
+    let Some(found) = find(paths, name)? else {
+        let config = paths.config_file(name);
+        if !config.exists() {
+            return Err(LifecycleError::UnknownContainer {
+                name: name.to_string(),
+                config,
+            });
+        }
+        return Ok(stopped(name));
+    };
+    let Some(state) = found.state else {
+        let mut status = stopped(name);
+        if found.owner_alive {
+            status.state = RunState::Starting;
+        }
+        return Ok(status);
+    };
+    let run_state = match (state.phase, found.owner_alive, found.init_alive) {
+        (Phase::Starting, true, _) => RunState::Starting,
+        (Phase::Stopping, true, _) | (Phase::Stopping, false, true) => RunState::Stopping,
+        (_, _, true) => RunState::Running,
+        // A supervisor between two boots of a reboot.
+        (Phase::Running, true, false) => RunState::Starting,
+        _ => RunState::Stopped,
+    };
+    let live = run_state != RunState::Stopped;
+    Ok(Status {
+        name: name.to_string(),
+        state: run_state,
+        init_pid: state.init.filter(|_| found.init_alive).map(|init| init.pid),
+        started_at: live.then(|| state.started_at.clone()),
+        root: Some(state.root.clone()),
+        supervisor_pid: found.owner_alive.then_some(state.supervisor.pid),
+        supervisor_alive: found.owner_alive,
+        boot_count: state.boot_count,
+        cgroup: live.then(|| state.cgroup.clone()),
+    })
+}
+
+fn stopped(name: &str) -> Status {
+    Status {
+        name: name.to_string(),
+        state: RunState::Stopped,
+        init_pid: None,
+        started_at: None,
+        root: None,
+        supervisor_pid: None,
+        supervisor_alive: false,
+        boot_count: 0,
+        cgroup: None,
+    }
+}
+
+/// Every container with a config or a state directory, sorted by name.
+pub fn list(paths: &HostPaths) -> Vec<Status> {
+    let mut names = std::collections::BTreeSet::new();
+    let stems = |dir: &PathBuf, want_toml: bool| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|entry| {
+                        let path = entry.path();
+                        let is_toml = path.extension().is_some_and(|e| e == "toml");
+                        if want_toml != is_toml || (!want_toml && !path.is_dir()) {
+                            return None;
+                        }
+                        let stem = if want_toml {
+                            path.file_stem()?
+                        } else {
+                            path.file_name()?
+                        };
+                        stem.to_str().map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    names.extend(stems(&paths.config_dir, true));
+    names.extend(stems(&paths.state_dir, false));
+    names
+        .into_iter()
+        .filter(|name| validate_name(name).is_ok())
+        .filter_map(|name| status(paths, &name).ok())
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! `vroot stop`: ask the supervisor to power the container off; when the
+//! supervisor is gone (killed), do its work from the state directory and the
+//! cgroup. Idempotent: stopping a stopped container succeeds. Nothing here
+//! touches the shared root.
+
+use std::time::{Duration, Instant};
+
+use super::inspect::{check_name, find, Found};
+use super::{halt, teardown, LifecycleError};
+use crate::cgroups::ContainerCgroup;
+use crate::lock;
+use crate::paths::HostPaths;
+use crate::process::pidfd_wait_exit;
+use crate::spec::{self, RuntimeSettings};
+use crate::supervisor::control::{self, Request};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopOptions {
+    /// Overrides the container's `stop_timeout`.
+    pub timeout: Option<Duration>,
+    /// Kill at once instead of asking the init to power off.
+    pub kill: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    AlreadyStopped,
+    Gracefully,
+    Killed,
+}
+
+/// How long to wait for a starting container's supervisor to listen.
+const OWNER_WAIT: Duration = Duration::from_secs(40);
+
+pub fn stop(
+    paths: &HostPaths,
+    name: &str,
+    options: StopOptions,
+) -> Result<Stopped, LifecycleError> {
+    check_name(name)?;
+    let deadline = Instant::now() + OWNER_WAIT;
+    loop {
+        let Some(found) = find(paths, name)? else {
+            let config = paths.config_file(name);
+            if !config.exists() {
+                return Err(LifecycleError::UnknownContainer {
+                    name: name.to_string(),
+                    config,
+                });
+            }
+            return Ok(Stopped::AlreadyStopped);
+        };
+        if !found.owner_alive {
+            if let Some(result) = stop_without_supervisor(paths, name, &found, options)? {
+                return Ok(result);
+            }
+            continue;
+        }
+        let settings = load_settings(&found);
+        let timeout = options
+            .timeout
+            .or(settings.as_ref().map(|s| s.stop_timeout))
+            .unwrap_or(Duration::from_secs(60));
+        let request = Request::Stop {
+            timeout_secs: timeout.as_secs(),
+            kill: options.kill,
+        };
+        match control::call(
+            &found.files.control_socket(),
+            &request,
+            timeout + teardown::KILL_GRACE + Duration::from_secs(10),
+        ) {
+            Ok((reply, _)) if reply.ok => {
+                return Ok(if reply.escalated {
+                    Stopped::Killed
+                } else {
+                    Stopped::Gracefully
+                })
+            }
+            Ok((reply, _)) => {
+                return Err(LifecycleError::StopFailed {
+                    name: name.to_string(),
+                    reason: reply.error.unwrap_or_default(),
+                });
+            }
+            // Starting: the supervisor is not listening yet.
+            Err(_) if Instant::now() < deadline && !found.files.control_socket().exists() => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Gone or wedged: take over from the state directory.
+            Err(error) => {
+                if let Some(state) = &found.state {
+                    if state.supervisor.is_alive() {
+                        // SAFETY: kill(2) on the supervisor recorded in the state, checked alive by start time.
+                        unsafe { libc::kill(state.supervisor.pid, libc::SIGKILL) };
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(LifecycleError::Control {
+                        name: name.to_string(),
+                        source: error,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn load_settings(found: &Found) -> Option<RuntimeSettings> {
+    let text = std::fs::read_to_string(found.files.spec_json()).ok()?;
+    RuntimeSettings::from_spec(&spec::from_json(&text).ok()?).ok()
+}
+
+/// The supervisor is dead: become the owner, power off, clean up.
+/// `None` when someone else became the owner first.
+fn stop_without_supervisor(
+    paths: &HostPaths,
+    name: &str,
+    found: &Found,
+    options: StopOptions,
+) -> Result<Option<Stopped>, LifecycleError> {
+    let lock_error = |source| LifecycleError::Lock {
+        name: name.to_string(),
+        source,
+    };
+    let Some(_owner) = lock::try_lock(&found.files.owner_lock(), true).map_err(lock_error)? else {
+        return Ok(None);
+    };
+    let settings = load_settings(found);
+    let mut result = Stopped::AlreadyStopped;
+    if let Some(init) = found
+        .state
+        .as_ref()
+        .and_then(|s| s.init)
+        .filter(|init| init.is_alive())
+    {
+        let timeout = options
+            .timeout
+            .or(settings.as_ref().map(|s| s.stop_timeout))
+            .unwrap_or(Duration::from_secs(60));
+        result = Stopped::Killed;
+        if !options.kill {
+            if let Ok(pidfd) = init.open_pidfd() {
+                let request =
+                    halt::request(&init, &pidfd, settings.as_ref().and_then(|s| s.halt_signal));
+                let asked = !matches!(request, halt::HaltRequest::Unsupported(_));
+                if asked && pidfd_wait_exit(&pidfd, timeout) {
+                    result = Stopped::Gracefully;
+                }
+                if let halt::HaltRequest::Initctl(_, helper) = request {
+                    // SAFETY: the helper is our own child; kill and reap it.
+                    unsafe { libc::kill(helper, libc::SIGKILL) };
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(helper), None);
+                }
+            }
+        }
+    }
+    let cgroup_path = found
+        .state
+        .as_ref()
+        .map(|s| s.cgroup.clone())
+        .or(settings.map(|s| s.cgroup_path));
+    if let Some(cgroup_path) = cgroup_path {
+        let cgroup =
+            ContainerCgroup::on_host(&cgroup_path).map_err(|source| LifecycleError::Cgroup {
+                name: name.to_string(),
+                source,
+            })?;
+        teardown::remove_cgroup(&cgroup).map_err(|source| LifecycleError::Teardown {
+            name: name.to_string(),
+            source,
+        })?;
+    }
+    teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
+        LifecycleError::Teardown {
+            name: name.to_string(),
+            source,
+        }
+    })?;
+    Ok(Some(result))
+}

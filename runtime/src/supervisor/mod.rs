@@ -1,0 +1,597 @@
+//! The per-container supervisor: a small single-threaded process (like LXC's
+//! monitor or conmon) that creates the init, holds its console, classifies its
+//! end, reboots or stops it, and answers the control socket.
+
+pub mod console;
+pub mod control;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use oci_spec::runtime::Spec;
+
+use crate::cgroups::{ContainerCgroup, ResourceLimits};
+use crate::container::{self, InitPlan};
+use crate::init_end::{InitEnd, NextStep};
+use crate::lifecycle::halt::{self, HaltRequest};
+use crate::lifecycle::teardown;
+use crate::lock::HeldLock;
+use crate::paths::{HostPaths, StateFiles};
+use crate::process::ProcessIdentity;
+use crate::signal::RawSignal;
+use crate::spec::RuntimeSettings;
+use crate::state::{now_rfc3339, ContainerState, Phase};
+use console::{open_pty, ConsoleLog};
+use control::{Reply, Request};
+
+/// How long the init may take to set up its root before it counts as stuck.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Spawn(#[from] container::SpawnError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Teardown(#[from] teardown::TeardownError),
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("cannot {what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: nix::Error,
+    },
+}
+
+/// Where the supervisor tells its starter that the init runs, or why not.
+pub enum Reporter {
+    /// `vroot start` waits on the read end of this pipe.
+    Pipe(OwnedFd),
+    /// `vroot start --foreground`: the supervisor is the command itself.
+    Stderr,
+}
+
+impl Reporter {
+    fn send(self, result: Result<i32, String>) {
+        match self {
+            Reporter::Pipe(fd) => {
+                let line = match result {
+                    Ok(pid) => format!("OK {pid}\n"),
+                    Err(message) => format!("ERR {}\n", message.replace('\n', " ")),
+                };
+                let _ = nix::unistd::write(&fd, line.as_bytes());
+            }
+            Reporter::Stderr => {
+                if let Err(message) = result {
+                    eprintln!("vroot: {message}");
+                }
+            }
+        }
+    }
+}
+
+struct Boot {
+    identity: ProcessIdentity,
+    pidfd: OwnedFd,
+    master: OwnedFd,
+    /// Held so that the master never sees a hangup while the init reopens
+    /// its console; the init's end is learnt from the pidfd instead.
+    _slave: OwnedFd,
+}
+
+struct StopInProgress {
+    deadline: Instant,
+    waiters: Vec<UnixStream>,
+    escalated: bool,
+}
+
+pub struct Supervisor {
+    spec: Spec,
+    settings: RuntimeSettings,
+    paths: HostPaths,
+    files: StateFiles,
+    cgroup: ContainerCgroup,
+    limits: ResourceLimits,
+    _owner_lock: HeldLock,
+    console_log: ConsoleLog,
+    listener: UnixListener,
+    signals: SignalFd,
+    state: ContainerState,
+    boot: Option<Boot>,
+    clients: Vec<UnixStream>,
+    stop: Option<StopInProgress>,
+    helpers: Vec<i32>,
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SupervisorError {
+    let what = what.into();
+    move |source| SupervisorError::Io { what, source }
+}
+
+/// Runs a container until it stops for good; returns the exit code of
+/// `vroot start --foreground` (0 on poweroff, 128+signal on a crash).
+pub fn run(spec: Spec, paths: HostPaths, owner_lock: HeldLock, reporter: Reporter) -> i32 {
+    let mut supervisor = match Supervisor::prepare(spec, paths, owner_lock) {
+        Ok(supervisor) => supervisor,
+        Err((error, files, state_root)) => {
+            let _ = teardown::remove_state_dir(&state_root, &files);
+            reporter.send(Err(error.to_string()));
+            return 1;
+        }
+    };
+    if let Err(error) = supervisor.boot() {
+        supervisor.log(&format!("start failed: {error}"));
+        let _ = supervisor.finish(1);
+        reporter.send(Err(format!(
+            "container {}: {error}",
+            supervisor.settings.name
+        )));
+        return 1;
+    }
+    let init_pid = supervisor
+        .boot
+        .as_ref()
+        .map(|b| b.identity.pid)
+        .unwrap_or(0);
+    reporter.send(Ok(init_pid));
+    supervisor.event_loop()
+}
+
+impl Supervisor {
+    fn prepare(
+        spec: Spec,
+        paths: HostPaths,
+        owner_lock: HeldLock,
+    ) -> Result<Self, (SupervisorError, StateFiles, std::path::PathBuf)> {
+        let settings = match RuntimeSettings::from_spec(&spec) {
+            Ok(settings) => settings,
+            Err(error) => {
+                let files = StateFiles::new(owner_lock.path().parent().unwrap_or(&paths.state_dir));
+                return Err((error.into(), files, paths.state_dir.clone()));
+            }
+        };
+        let files = StateFiles::new(&paths.container_state_dir(&settings.name));
+        let fail = |error: SupervisorError| (error, files.clone(), paths.state_dir.clone());
+
+        let cgroup = ContainerCgroup::on_host(&settings.cgroup_path).map_err(|e| fail(e.into()))?;
+        std::fs::create_dir_all(&paths.log_dir)
+            .map_err(|e| fail(io_error(format!("create {}", paths.log_dir.display()))(e)))?;
+        let console_path = paths.console_log(&settings.name);
+        let console_log = ConsoleLog::open(&console_path)
+            .map_err(|e| fail(io_error(format!("open {}", console_path.display()))(e)))?;
+
+        let mut mask = SigSet::empty();
+        for signal in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            mask.add(signal);
+        }
+        mask.thread_block().map_err(|source| {
+            fail(SupervisorError::Sys {
+                what: "block signals",
+                source,
+            })
+        })?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|source| {
+            fail(SupervisorError::Sys {
+                what: "create a signalfd",
+                source,
+            })
+        })?;
+
+        let socket = files.control_socket();
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)
+            .map_err(|e| fail(io_error(format!("bind {}", socket.display()))(e)))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| fail(io_error("make the control socket non-blocking")(e)))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600));
+
+        let state = ContainerState {
+            name: settings.name.clone(),
+            phase: Phase::Starting,
+            root: settings.root.clone(),
+            supervisor: ProcessIdentity::of(std::process::id() as i32).expect("own /proc entry"),
+            init: None,
+            started_at: now_rfc3339(),
+            boot_count: 0,
+            cgroup: settings.cgroup_path.clone(),
+        };
+        state
+            .save(&files.state_json())
+            .map_err(|e| fail(e.into()))?;
+        Ok(Supervisor {
+            limits: ResourceLimits::from_spec(&spec),
+            spec,
+            settings,
+            paths,
+            files,
+            cgroup,
+            _owner_lock: owner_lock,
+            console_log,
+            listener,
+            signals,
+            state,
+            boot: None,
+            clients: Vec::new(),
+            stop: None,
+            helpers: Vec::new(),
+        })
+    }
+
+    fn log(&self, message: &str) {
+        eprintln!("{} vroot[{}]: {message}", now_rfc3339(), self.settings.name);
+    }
+
+    fn save_state(&self) {
+        if let Err(error) = self.state.save(&self.files.state_json()) {
+            self.log(&format!("cannot save state: {error}"));
+        }
+    }
+
+    fn boot(&mut self) -> Result<(), SupervisorError> {
+        self.cgroup.create(&self.limits)?;
+        let pty = open_pty().map_err(|source| SupervisorError::Sys {
+            what: "open the console pty",
+            source,
+        })?;
+        let plan = InitPlan::from_spec(&self.spec, self.cgroup.layout().clone())?;
+        let spawned = match container::spawn(&plan, &pty.slave, &self.cgroup, SETUP_TIMEOUT) {
+            Ok(spawned) => spawned,
+            Err(error) => {
+                let _ = teardown::remove_cgroup(&self.cgroup);
+                return Err(error.into());
+            }
+        };
+        let identity = ProcessIdentity::of(spawned.pid).unwrap_or(ProcessIdentity {
+            pid: spawned.pid,
+            start_time: 0,
+        });
+        self.state.init = Some(identity);
+        self.state.phase = Phase::Running;
+        self.state.boot_count += 1;
+        self.state.started_at = now_rfc3339();
+        self.save_state();
+        self.log(&format!(
+            "boot {} started: init pid {} (boot id {})",
+            self.state.boot_count, identity.pid, plan.boot_id
+        ));
+        self.boot = Some(Boot {
+            identity,
+            pidfd: spawned.pidfd,
+            master: pty.master,
+            _slave: pty.slave,
+        });
+        Ok(())
+    }
+
+    fn event_loop(&mut self) -> i32 {
+        loop {
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4 + self.clients.len());
+            let mut push = |fd: RawFd| {
+                fds.push(libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+            };
+            push(self.signals.as_raw_fd());
+            push(self.listener.as_raw_fd());
+            if let Some(boot) = &self.boot {
+                push(boot.pidfd.as_raw_fd());
+                push(boot.master.as_raw_fd());
+            }
+            for client in &self.clients {
+                push(client.as_raw_fd());
+            }
+            let timeout_ms = self
+                .stop
+                .as_ref()
+                .filter(|stop| !stop.escalated)
+                .map(|stop| {
+                    stop.deadline
+                        .saturating_duration_since(Instant::now())
+                        .as_millis()
+                        .min(i32::MAX as u128) as i32
+                })
+                .unwrap_or(-1);
+            // SAFETY: `fds` is a valid array of pollfd for its length.
+            let ready =
+                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+            if ready < 0 {
+                continue;
+            }
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|stop| !stop.escalated && Instant::now() >= stop.deadline)
+            {
+                self.escalate("the stop timeout passed");
+            }
+            let readable = |index: usize| fds.get(index).is_some_and(|fd| fd.revents != 0);
+            if readable(0) {
+                self.handle_signals();
+            }
+            if readable(1) {
+                self.accept_requests();
+            }
+            let has_boot = self.boot.is_some();
+            if has_boot && readable(3) {
+                self.pump_console();
+            }
+            let client_base = if has_boot { 4 } else { 2 };
+            let ready_clients: Vec<usize> = (0..self.clients.len())
+                .filter(|i| readable(client_base + i))
+                .collect();
+            self.pump_clients(&ready_clients);
+            if has_boot && readable(2) {
+                if let Some(exit_code) = self.handle_init_end() {
+                    return exit_code;
+                }
+            }
+        }
+    }
+
+    fn handle_signals(&mut self) {
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            match info.ssi_signo as i32 {
+                libc::SIGCHLD => self.reap_helpers(),
+                signal if self.stop.is_some() && signal == libc::SIGINT => {
+                    self.escalate("interrupted twice")
+                }
+                signal => {
+                    self.log(&format!(
+                        "{} received: stopping the container",
+                        RawSignal(signal)
+                    ));
+                    self.begin_stop(self.settings.stop_timeout, false, None);
+                }
+            }
+        }
+    }
+
+    fn reap_helpers(&mut self) {
+        self.helpers.retain(|pid| {
+            matches!(
+                nix::sys::wait::waitpid(
+                    nix::unistd::Pid::from_raw(*pid),
+                    Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+                ),
+                Ok(nix::sys::wait::WaitStatus::StillAlive)
+            )
+        });
+    }
+
+    fn accept_requests(&mut self) {
+        while let Ok((stream, _)) = self.listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_err() {
+                continue;
+            }
+            match serde_json::from_str::<Request>(&line) {
+                Ok(Request::Stop { timeout_secs, kill }) => {
+                    self.begin_stop(Duration::from_secs(timeout_secs), kill, Some(stream));
+                }
+                Ok(Request::Attach) => {
+                    let reply = Reply {
+                        ok: true,
+                        error: None,
+                        escalated: false,
+                    };
+                    if (&stream).write_all(&control::encode(&reply)).is_ok()
+                        && stream.set_nonblocking(true).is_ok()
+                    {
+                        self.clients.push(stream);
+                    }
+                }
+                Err(error) => {
+                    let reply = Reply {
+                        ok: false,
+                        error: Some(format!("bad request: {error}")),
+                        escalated: false,
+                    };
+                    let _ = (&stream).write_all(&control::encode(&reply));
+                }
+            }
+        }
+    }
+
+    fn begin_stop(&mut self, timeout: Duration, kill: bool, waiter: Option<UnixStream>) {
+        if let Some(stop) = self.stop.as_mut() {
+            stop.waiters.extend(waiter);
+            if kill {
+                self.escalate("a kill was requested");
+            }
+            return;
+        }
+        self.state.phase = Phase::Stopping;
+        self.save_state();
+        self.stop = Some(StopInProgress {
+            deadline: Instant::now() + timeout,
+            waiters: waiter.into_iter().collect(),
+            escalated: false,
+        });
+        let Some(boot) = &self.boot else { return };
+        if kill {
+            self.escalate("a kill was requested");
+            return;
+        }
+        match halt::request(&boot.identity, &boot.pidfd, self.settings.halt_signal) {
+            HaltRequest::Signalled(flavour, signal) => self.log(&format!(
+                "asked the {flavour} init to power off with {signal}; waiting up to {}s",
+                timeout.as_secs()
+            )),
+            HaltRequest::Initctl(flavour, helper) => {
+                self.helpers.push(helper);
+                self.log(&format!("asked the {flavour} init for runlevel 0 through /run/initctl; waiting up to {}s", timeout.as_secs()));
+            }
+            HaltRequest::Unsupported(flavour) => {
+                self.escalate(&format!("the {flavour} init handles no poweroff signal"))
+            }
+        }
+    }
+
+    fn escalate(&mut self, reason: &str) {
+        if let Some(stop) = self.stop.as_mut() {
+            stop.escalated = true;
+        }
+        self.log(&format!("{reason}: killing every process in the container"));
+        if let Err(error) = self.cgroup.kill_all() {
+            self.log(&format!("cannot kill the container's cgroup: {error}"));
+        }
+    }
+
+    fn pump_console(&mut self) {
+        let Some(boot) = &self.boot else { return };
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            match nix::unistd::read(boot.master.as_raw_fd(), &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(length) => {
+                    let bytes = &buffer[..length];
+                    self.console_log.write(bytes);
+                    self.clients.retain(|client| match (&*client).write(bytes) {
+                        Ok(_) => true,
+                        Err(error) => error.kind() == std::io::ErrorKind::WouldBlock,
+                    });
+                }
+            }
+        }
+    }
+
+    fn pump_clients(&mut self, ready: &[usize]) {
+        let mut closed = Vec::new();
+        for &index in ready {
+            let mut buffer = [0u8; 4096];
+            match nix::unistd::read(self.clients[index].as_raw_fd(), &mut buffer) {
+                Ok(0) => closed.push(index),
+                Ok(length) => {
+                    if let Some(boot) = &self.boot {
+                        let _ = nix::unistd::write(&boot.master, &buffer[..length]);
+                    }
+                }
+                Err(nix::Error::EAGAIN) => {}
+                Err(_) => closed.push(index),
+            }
+        }
+        for index in closed.into_iter().rev() {
+            self.clients.remove(index);
+        }
+    }
+
+    /// Handles the init's end; returns the exit code once the container is
+    /// stopped for good.
+    fn handle_init_end(&mut self) -> Option<i32> {
+        self.pump_console();
+        let boot = self.boot.take()?;
+        let end = wait_pidfd(&boot.pidfd);
+        drop(boot);
+        let stop_requested = self.stop.is_some();
+        let step = end.next_step(self.settings.on_reboot, stop_requested);
+        self.log(&format!("{end}"));
+        if end.is_crash() && !stop_requested {
+            self.console_log
+                .write(format!("\r\nvroot: container {} {end}\r\n", self.settings.name).as_bytes());
+        }
+        match step {
+            NextStep::BootAgain => {
+                if let Err(error) = teardown::remove_cgroup(&self.cgroup) {
+                    self.log(&format!("cannot clean up before the reboot: {error}"));
+                    return Some(self.finish(1));
+                }
+                match self.boot() {
+                    Ok(()) => None,
+                    Err(error) => {
+                        self.log(&format!("reboot failed: {error}"));
+                        Some(self.finish(1))
+                    }
+                }
+            }
+            NextStep::Stop { exit_code } => Some(self.finish(exit_code)),
+        }
+    }
+
+    /// Removes everything the container left on the host and answers the
+    /// stop requests waiting for it.
+    fn finish(&mut self, exit_code: i32) -> i32 {
+        let escalated = self.stop.as_ref().is_some_and(|stop| stop.escalated);
+        let result = teardown::remove_cgroup(&self.cgroup)
+            .and_then(|()| teardown::remove_state_dir(&self.paths.state_dir, &self.files));
+        let (reply, exit_code) = match result {
+            Ok(()) => (
+                Reply {
+                    ok: true,
+                    error: None,
+                    escalated,
+                },
+                exit_code,
+            ),
+            Err(error) => {
+                self.log(&format!("cleanup failed: {error}"));
+                (
+                    Reply {
+                        ok: false,
+                        error: Some(error.to_string()),
+                        escalated,
+                    },
+                    1,
+                )
+            }
+        };
+        self.log(&format!("stopped (exit code {exit_code})"));
+        for waiter in self
+            .stop
+            .take()
+            .map(|stop| stop.waiters)
+            .unwrap_or_default()
+        {
+            let _ = (&waiter).write_all(&control::encode(&reply));
+        }
+        exit_code
+    }
+}
+
+/// Reaps the init through its pidfd and classifies its end.
+fn wait_pidfd(pidfd: &OwnedFd) -> InitEnd {
+    // SAFETY: siginfo_t is plain data; waitid fills it for the pidfd's child.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    const P_PIDFD: libc::idtype_t = 3;
+    // SAFETY: valid pidfd and siginfo pointer for the duration of the call.
+    let result = unsafe {
+        libc::waitid(
+            P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED,
+        )
+    };
+    if result != 0 {
+        return InitEnd::Exited(0);
+    }
+    // SAFETY: waitid succeeded, so si_status is set for a CLD_* code.
+    let status = unsafe { info.si_status() };
+    match info.si_code {
+        libc::CLD_EXITED => InitEnd::from_wait(Some(status), None),
+        _ => InitEnd::from_wait(None, Some(RawSignal(status))),
+    }
+}
