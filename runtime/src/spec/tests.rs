@@ -122,6 +122,7 @@ fn limits_become_resources() {
     let spec = render(
         &config("[limits]\nmemory = \"512M\"\ncpus = 1.5\npids = 100\n"),
         "h",
+        Path::new("/l"),
     )
     .unwrap();
     let resources = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
