@@ -29,6 +29,9 @@ pub enum Stopped {
     Killed,
 }
 
+/// How long a supervisor takes to exit after its last reply.
+const SUPERVISOR_EXIT_WAIT: Duration = Duration::from_secs(5);
+
 /// How long to wait for a starting container's supervisor to listen.
 const OWNER_WAIT: Duration = Duration::from_secs(40);
 
@@ -65,17 +68,26 @@ pub fn stop(
             timeout_secs: timeout.as_secs(),
             kill: options.kill,
         };
+        // Opened before asking, so that the wait below is for this supervisor.
+        let supervisor = found
+            .state
+            .as_ref()
+            .and_then(|s| s.supervisor.open_pidfd().ok());
         match control::call(
             &found.files.control_socket(),
             &request,
             timeout + teardown::KILL_GRACE + Duration::from_secs(10),
         ) {
             Ok((reply, _)) if reply.ok => {
+                // "Stopped" means nothing is left, the supervisor included.
+                if let Some(pidfd) = &supervisor {
+                    pidfd_wait_exit(pidfd, SUPERVISOR_EXIT_WAIT);
+                }
                 return Ok(if reply.escalated {
                     Stopped::Killed
                 } else {
                     Stopped::Gracefully
-                })
+                });
             }
             Ok((reply, _)) => {
                 return Err(LifecycleError::StopFailed {

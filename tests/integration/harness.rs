@@ -1,0 +1,304 @@
+//! The test host: a private set of vroot directories per test, the demo
+//! roots (built once by the example scripts and cached), and checks that a
+//! container left nothing behind.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const VROOT: &str = env!("CARGO_BIN_EXE_vroot");
+
+fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where built roots are cached between runs (they take a while to build).
+fn roots_cache() -> PathBuf {
+    std::env::var_os("VROOT_TEST_ROOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/vroot-test/roots"))
+}
+
+/// Builds a root with an example script once; later calls reuse it. The
+/// script's own text is part of the cache key, so editing it rebuilds.
+fn cached_root(kind: &str, script: &str, extra: &[&str]) -> PathBuf {
+    assert!(
+        nix_is_root(),
+        "the integration tests need root (real namespaces, mounts and cgroups)"
+    );
+    let script_path = repo_dir().join("examples").join(script);
+    let script_text = fs::read(&script_path).expect("example script");
+    let key = format!(
+        "{:016x}",
+        fnv1a(&[script_text.as_slice(), extra.join(" ").as_bytes()].concat())
+    );
+    let cache = roots_cache();
+    fs::create_dir_all(&cache).unwrap();
+    let root = cache.join(format!("{kind}-{key}"));
+    let lock = fs::File::create(cache.join(format!("{kind}.lock"))).unwrap();
+    // SAFETY: flock on a file we own; serialises builds across test processes.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !root.join(".vroot-test-complete").exists() {
+        let status = Command::new("bash")
+            .arg(&script_path)
+            .arg(&root)
+            .args(extra)
+            .status()
+            .expect("run the example script");
+        assert!(
+            status.success(),
+            "{script} failed to build {}",
+            root.display()
+        );
+        fs::write(root.join(".vroot-test-complete"), b"").unwrap();
+    }
+    root
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn busybox_root() -> PathBuf {
+    cached_root("busybox", "build-busybox-root.sh", &[])
+}
+
+pub fn busybox_poweroff_root() -> PathBuf {
+    cached_root(
+        "busybox-poweroff",
+        "build-busybox-root.sh",
+        &["--poweroff-at-once"],
+    )
+}
+
+pub fn debian_root() -> PathBuf {
+    cached_root("debian", "build-debian-root.sh", &[])
+}
+
+/// A private vroot installation: its own config, state, log and lib dirs.
+pub struct Host {
+    pub dir: PathBuf,
+    names: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl Host {
+    pub fn new(test: &str) -> Self {
+        let dir = PathBuf::from(format!("/tmp/vroot-it/{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["etc", "run", "log", "lib"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        Host {
+            dir,
+            names: Default::default(),
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+
+    /// Writes `NAME.toml` with `root` and any extra lines.
+    pub fn config(&self, name: &str, root: &Path, extra: &str) {
+        self.names.borrow_mut().insert(name.to_string());
+        let text = format!("root = \"{}\"\n{extra}\n", root.display());
+        fs::write(self.dir.join("etc").join(format!("{name}.toml")), text).unwrap();
+    }
+
+    pub fn raw_config(&self, name: &str, text: &str) {
+        self.names.borrow_mut().insert(name.to_string());
+        fs::write(self.dir.join("etc").join(format!("{name}.toml")), text).unwrap();
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(VROOT);
+        command
+            .args(args)
+            .env("VROOT_CONFIG_DIR", self.dir.join("etc"))
+            .env("VROOT_STATE_DIR", self.dir.join("run"))
+            .env("VROOT_LOG_DIR", self.dir.join("log"))
+            .env("VROOT_LIB_DIR", self.dir.join("lib"))
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn vroot(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run vroot")
+    }
+
+    /// Runs vroot and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.vroot(args);
+        assert!(
+            output.status.success(),
+            "vroot {args:?} failed ({:?}): {}{}",
+            output.status,
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    }
+
+    pub fn exec(&self, name: &str, command: &[&str]) -> Output {
+        let mut args = vec!["exec", name, "--"];
+        args.extend_from_slice(command);
+        self.vroot(&args)
+    }
+
+    /// Runs a command in the container and returns its trimmed stdout.
+    pub fn exec_ok(&self, name: &str, command: &[&str]) -> String {
+        let output = self.exec(name, command);
+        assert!(
+            output.status.success(),
+            "exec {command:?} in {name} failed ({:?}): {}",
+            output.status,
+            text(&output.stderr)
+        );
+        text(&output.stdout).trim().to_string()
+    }
+
+    pub fn status(&self, name: &str) -> (i32, serde_json::Value) {
+        let output = self.vroot(&["status", name, "--json"]);
+        let value = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        (output.status.code().unwrap_or(-1), value)
+    }
+
+    pub fn init_pid(&self, name: &str) -> i32 {
+        self.status(name).1["init_pid"]
+            .as_i64()
+            .expect("a running container has an init pid") as i32
+    }
+
+    pub fn supervisor_pid(&self, name: &str) -> i32 {
+        self.status(name).1["supervisor_pid"]
+            .as_i64()
+            .expect("a supervisor pid") as i32
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.join("log").join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Asserts that nothing of container `name` remains on the host.
+    pub fn assert_nothing_left(&self, name: &str, root: &Path) {
+        let state = self.state_dir().join(name);
+        assert!(
+            !state.exists(),
+            "state directory {} is left",
+            state.display()
+        );
+        for dir in cgroup_dirs(name) {
+            assert!(!dir.exists(), "cgroup {} is left", dir.display());
+        }
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root_text = root.display().to_string();
+        for line in mountinfo.lines() {
+            assert!(
+                !line.contains(&root_text) && !line.contains(&state.display().to_string()),
+                "a host mount refers to the container: {line}"
+            );
+        }
+        let tasks = processes_in_cgroup(name);
+        assert!(tasks.is_empty(), "processes of {name} are left: {tasks:?}");
+        let supervisors =
+            processes_with_env(&format!("VROOT_STATE_DIR={}", self.state_dir().display()));
+        assert!(
+            supervisors.is_empty(),
+            "vroot processes are left: {supervisors:?}"
+        );
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for name in self.names.borrow().iter() {
+            let _ = self.command(&["stop", name, "--kill"]).output();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The container's cgroup directory in every hierarchy of this host.
+pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let path = entry.path();
+        if path.join("cgroup.procs").exists() || path.join("tasks").exists() {
+            dirs.push(path.join("vroot").join(name));
+        }
+    }
+    if Path::new("/sys/fs/cgroup/cgroup.procs").exists() {
+        dirs.push(PathBuf::from("/sys/fs/cgroup/vroot").join(name));
+    }
+    dirs
+}
+
+/// Host pids whose cgroup (in any hierarchy) is the container's or below it.
+pub fn processes_in_cgroup(name: &str) -> Vec<i32> {
+    let needle = format!("/vroot/{name}");
+    pids()
+        .into_iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .map(|text| {
+                    text.lines().any(|line| {
+                        line.split(':').nth(2).is_some_and(|path| {
+                            path == needle || path.starts_with(&format!("{needle}/"))
+                        })
+                    })
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+pub fn processes_with_env(entry: &str) -> Vec<i32> {
+    pids()
+        .into_iter()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn pids() -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid| *pid != std::process::id() as i32)
+        .collect()
+}
+
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The number of open fds of a process.
+pub fn fd_count(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}

@@ -1,0 +1,10 @@
+//! Integration tests: real namespaces, mounts and cgroups, real busybox and
+//! systemd roots. They need root, like vroot itself.
+
+mod busybox;
+mod errors;
+mod harness;
+mod interactive;
+mod pure_cgroup_v2;
+mod supervisor_loss;
+mod systemd;
