@@ -50,8 +50,19 @@ pub struct ContainerState {
 }
 
 /// Replaces `path` with `contents` so that readers see the old or the new
-/// file, never a mix: write a sibling, sync it, rename over.
+/// file, never a mix: write a sibling, rename over. For files under `/run`
+/// (a tmpfs, gone at reboot anyway) that is all; see [`write_durable`] for
+/// files that must survive a crash of the host.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, contents, false)
+}
+
+/// As [`write_atomic`], and synced to disk before the rename.
+pub fn write_durable(path: &Path, contents: &[u8]) -> Result<(), StateError> {
+    write_replacing(path, contents, true)
+}
+
+fn write_replacing(path: &Path, contents: &[u8], durable: bool) -> Result<(), StateError> {
     let error = |source| StateError::Write {
         path: path.to_path_buf(),
         source,
@@ -59,7 +70,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StateError> {
     let temporary = path.with_extension(format!("tmp.{}", std::process::id()));
     let mut file = std::fs::File::create(&temporary).map_err(error)?;
     file.write_all(contents).map_err(error)?;
-    file.sync_data().map_err(error)?;
+    if durable {
+        file.sync_data().map_err(error)?;
+    }
     drop(file);
     std::fs::rename(&temporary, path).map_err(|source| {
         let _ = std::fs::remove_file(&temporary);

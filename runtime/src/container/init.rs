@@ -18,16 +18,13 @@ pub fn run(
     channel: &ChildChannel,
     console: &OwnedFd,
 ) -> Result<Infallible, InitError> {
-    channel.wait_for_go()?;
-    // Only now is the init in its cgroup, so the namespace's root is that cgroup.
-    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|source| InitError::Syscall {
-        what: "unshare the cgroup namespace",
-        source,
-    })?;
     attach_console(console)?;
     reset_signals();
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
+    // The mount tree is built while the supervisor moves this process into
+    // the container's cgroup: that move waits for an RCU grace period
+    // (milliseconds), and nothing before the cgroup namespace depends on it.
     let root = rootfs::bind_root(&plan.root)?;
     let mounted = rootfs::mount_spec_entries(plan, &root)?;
     if mounted
@@ -40,6 +37,14 @@ pub fn run(
     rootfs::set_boot_id(&root, &plan.boot_id)?;
     rootfs::mask_paths(plan, &root)?;
     rootfs::make_readonly(plan, &root)?;
+
+    channel.wait_for_go()?;
+    // Only now is the init in its cgroup, so the namespace's root is that cgroup.
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|source| InitError::Syscall {
+        what: "unshare the cgroup namespace",
+        source,
+    })?;
+    rootfs::mount_cgroup_views(plan, &root)?;
     rootfs::switch_root(&root)?;
     drop(root);
 

@@ -189,6 +189,9 @@ pub fn random_uuid() -> String {
     crate::spec::uuid_form(&hex)
 }
 
+/// How long to wait for the child's own error after the supervisor's side failed.
+const CHILD_REPORT_GRACE: Duration = Duration::from_secs(2);
+
 /// The init, running the root's own init program.
 #[derive(Debug)]
 pub struct SpawnedInit {
@@ -267,13 +270,22 @@ pub fn spawn(
         }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     };
-    if let Err(error) = cgroup.attach(pid) {
+    // The child builds its mount tree meanwhile and may already have failed:
+    // its own message, queued on the channel, explains more than ours.
+    let own_error = match cgroup.attach(pid) {
+        Err(error) => Some(SpawnError::from(error)),
+        Ok(()) => parent_channel
+            .send_go()
+            .err()
+            .map(|error| SpawnError::Setup(format!("cannot start the init: {error}"))),
+    };
+    if let Some(own_error) = own_error {
+        let outcome = parent_channel.wait_outcome(CHILD_REPORT_GRACE);
         abandon(&pidfd);
-        return Err(error.into());
-    }
-    if let Err(error) = parent_channel.send_go() {
-        abandon(&pidfd);
-        return Err(SpawnError::Setup(format!("cannot start the init: {error}")));
+        return Err(match outcome {
+            SetupOutcome::Failed(message) => SpawnError::Setup(message),
+            _ => own_error,
+        });
     }
     match parent_channel.wait_outcome(setup_timeout) {
         SetupOutcome::Execed => Ok(SpawnedInit { pid, pidfd }),

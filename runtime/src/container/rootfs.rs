@@ -121,19 +121,14 @@ pub fn mount_spec_entries(
         if options.optional && open_existing(root, &entry.destination)?.is_none() {
             continue;
         }
+        if entry.typ == "cgroup" {
+            continue;
+        }
         mounted.push(entry.destination.clone());
         let is_file_bind = options.bind && entry.source.as_ref().is_some_and(|s| !s.is_dir());
         let target_fd = mount_target(root, &plan.root, &entry.destination, !is_file_bind)?;
         let target = fd_path(&target_fd);
-        if entry.typ == "cgroup" {
-            cgroupfs::mount_view(
-                &plan.cgroup_layout,
-                root,
-                &entry.destination,
-                &target,
-                options.flags,
-            )?;
-        } else if options.bind {
+        if options.bind {
             let source = entry.source.as_deref().unwrap_or(Path::new("none"));
             let recursive = options.flags.contains(MsFlags::MS_REC);
             bind_then_remount(
@@ -161,6 +156,24 @@ pub fn mount_spec_entries(
         }
     }
     Ok(mounted)
+}
+
+/// Mounts the spec's `cgroup` entries, deferred by [`mount_spec_entries`]:
+/// they show the right tree only inside the cgroup namespace, which the init
+/// enters after joining its cgroup.
+pub fn mount_cgroup_views(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
+    for entry in plan.mounts.iter().filter(|entry| entry.typ == "cgroup") {
+        let options = mount_options::parse(&entry.options);
+        let target_fd = mount_target(root, &plan.root, &entry.destination, true)?;
+        cgroupfs::mount_view(
+            &plan.cgroup_layout,
+            root,
+            &entry.destination,
+            &fd_path(&target_fd),
+            options.flags,
+        )?;
+    }
+    Ok(())
 }
 
 /// The machine id vroot binds over `/etc/machine-id` is permanent, so

@@ -171,7 +171,11 @@ fn run_inside(target: &Target, body: impl FnOnce() -> i32) -> Result<i32, Lifecy
     // namespace).
     // SAFETY: PR_SET_DUMPABLE takes an integer and no pointers.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        return Err(LifecycleError::Sys { name, what: "make vroot non-dumpable", source: nix::Error::last() });
+        return Err(LifecycleError::Sys {
+            name,
+            what: "make vroot non-dumpable",
+            source: nix::Error::last(),
+        });
     }
     setns(&target.pidfd, libc::CLONE_NEWPID).map_err(|source| LifecycleError::Sys {
         name: name.clone(),

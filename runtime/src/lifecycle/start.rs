@@ -71,7 +71,7 @@ fn write_identity(host_layer: &Path, spec: &oci_spec::runtime::Spec) -> std::io:
         let path = host_layer.join(file);
         let wanted = format!("{content}\n");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
-            crate::state::write_atomic(&path, wanted.as_bytes())
+            crate::state::write_durable(&path, wanted.as_bytes())
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
     }
