@@ -10,6 +10,7 @@ Prints a Markdown report (paste it into docs/BENCHMARKS.md).
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -78,6 +79,9 @@ def prepare_commands(root):
         spec["root"] = {"path": str(root), "readonly": False}
         spec["process"]["args"] = [init]
         spec["process"]["terminal"] = False
+        # Powering off is a reboot(2) call: it needs CAP_SYS_BOOT, which crun's default spec drops.
+        for kind in ("bounding", "effective", "permitted"):
+            spec["process"]["capabilities"].setdefault(kind, []).append("CAP_SYS_BOOT")
         spec["hostname"] = "bench"
         config.write_text(json.dumps(spec))
         # crun refuses hybrid cgroup hosts (ANCHORS 6); give it a pure cgroup2 view
@@ -138,6 +142,13 @@ def poll_running(command_prefix, env=None, deadline_s=60):
     return "timeout"
 
 
+def comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def descendants(pid):
     children = []
     for entry in Path("/proc").iterdir():
@@ -169,13 +180,17 @@ def systemd_boot(env, root, runs):
             nspawn = subprocess.Popen(["systemd-nspawn", "-q", "-b", "--register=no", "--keep-unit", "-D", str(root)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             leader = None
-            while leader is None and time.perf_counter() - start < 30:
-                leader = next((p for p in descendants(nspawn.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "systemd"), None)
+            while leader is None and nspawn.poll() is None and time.perf_counter() - start < 30:
+                leader = next((p for p in descendants(nspawn.pid) if comm(p) == "systemd"), None)
             state = poll_running(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p"]) if leader else "no leader"
             results["nspawn -b"].append(((time.perf_counter() - start) * 1000, state))
             if leader:
                 os.kill(leader, 34 + 4)  # SIGRTMIN+4: poweroff
-            nspawn.wait(timeout=30)
+            try:
+                nspawn.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                nspawn.kill()
+                nspawn.wait()
     # nspawn lets systemd write the machine-id into the root; a shared root keeps it empty.
     (root / "etc/machine-id").write_text("")
     return results
@@ -186,6 +201,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--systemd-runs", type=int, default=5)
     parser.add_argument("--skip-systemd", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
@@ -196,16 +212,22 @@ def main():
     root = build_roots()
     commands = check_works(prepare_commands(root), env)
 
+    # Each round runs every tool once, in a fresh random order: a run pays for
+    # the asynchronous teardown (network namespace cleanup) of the container
+    # before it, so a fixed order would always bill the same tool.
     samples = {name: [] for name in commands}
+    rng = random.Random(args.seed)
     for _ in range(args.rounds):
-        for name, command in commands.items():
+        order = list(commands.items())
+        rng.shuffle(order)
+        for name, command in order:
             elapsed, _ = time_once(command, env)
             samples[name].append(elapsed)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     lxc = medians.get("lxc")
 
     uname = os.uname()
-    print(f"Machine: {os.cpu_count()} vCPU, kernel {uname.release}; {args.rounds} interleaved rounds.\n")
+    print(f"Machine: {os.cpu_count()} vCPU, kernel {uname.release}; {args.rounds} rounds, each tool once per round in a shuffled order (seed {args.seed}).\n")
     print("| tool | median boot -> poweroff | ratio to lxc |")
     print("|---|---|---|")
     for name, median in sorted(medians.items(), key=lambda item: item[1]):
