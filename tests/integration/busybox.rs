@@ -269,12 +269,19 @@ fn fifty_start_stop_cycles_leak_nothing() {
         .unwrap()
         .lines()
         .count();
+    let mut supervisor_fds = None;
     for cycle in 0..50 {
         host.ok(&["start", "bb-cycles"]);
         assert_eq!(
             host.exec_ok("bb-cycles", &["echo", "up"]),
             "up",
             "cycle {cycle}"
+        );
+        let fds = fd_count(host.supervisor_pid("bb-cycles"));
+        assert_eq!(
+            *supervisor_fds.get_or_insert(fds),
+            fds,
+            "cycle {cycle}: the supervisor holds a different number of fds"
         );
         // Alternate a clean poweroff with a kill: both paths must clean up.
         let stop_args: &[&str] = if cycle % 2 == 0 {
@@ -290,4 +297,9 @@ fn fifty_start_stop_cycles_leak_nothing() {
         .lines()
         .count();
     assert_eq!(mounts_before, mounts_after, "host mounts leaked");
+    let holders = processes_with_fd_under(&root);
+    assert!(
+        holders.is_empty(),
+        "host processes keep fds into the root: {holders:?}"
+    );
 }

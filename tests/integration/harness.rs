@@ -296,9 +296,38 @@ pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> 
     }
 }
 
+/// Host processes with an open fd (or cwd) on a path below `dir`.
+pub fn processes_with_fd_under(dir: &Path) -> Vec<(i32, PathBuf)> {
+    let mut found = Vec::new();
+    for pid in pids() {
+        let links = fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .chain([PathBuf::from(format!("/proc/{pid}/cwd"))]);
+        for link in links {
+            if let Ok(target) = fs::read_link(&link) {
+                if target.starts_with(dir) {
+                    found.push((pid, target));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// The number of open fds of a process.
 pub fn fd_count(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+pub fn sysvinit_root() -> PathBuf {
+    cached_root(
+        "debian-sysvinit",
+        "build-debian-root.sh",
+        &["--init", "sysvinit"],
+    )
 }

@@ -8,3 +8,4 @@ mod interactive;
 mod pure_cgroup_v2;
 mod supervisor_loss;
 mod systemd;
+mod sysvinit;
