@@ -131,6 +131,7 @@ fn reboot_inside_restarts_with_a_new_boot_id_and_poweroff_inside_stops() {
     wait_until(Duration::from_secs(20), "the poweroff", || {
         host.status("bb-reboot").0 == 3
     });
+    wait_process_gone(supervisor);
     host.assert_nothing_left("bb-reboot", &root);
 }
 
@@ -140,10 +141,12 @@ fn on_reboot_stop_stops_instead() {
     let root = busybox_root();
     host.config("bb-rbstop", &root, "on_reboot = \"stop\"");
     host.ok(&["start", "bb-rbstop"]);
+    let supervisor = host.supervisor_pid("bb-rbstop");
     let _ = host.exec("bb-rbstop", &["reboot"]);
     wait_until(Duration::from_secs(20), "the stop", || {
         host.status("bb-rbstop").0 == 3
     });
+    wait_process_gone(supervisor);
     host.assert_nothing_left("bb-rbstop", &root);
 }
 

@@ -331,3 +331,14 @@ pub fn sysvinit_root() -> PathBuf {
         &["--init", "sysvinit"],
     )
 }
+
+/// Waits until a process has exited (a zombie counts as exited). After a
+/// poweroff inside, the supervisor removes its state, then exits: nothing
+/// waits for it, so a leftover check must first let it finish.
+pub fn wait_process_gone(pid: i32) {
+    wait_until(Duration::from_secs(10), "the process to exit", || {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+            .unwrap_or(true)
+    });
+}

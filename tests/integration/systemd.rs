@@ -111,11 +111,13 @@ fn systemd_reboot_inside_keeps_the_supervisor_and_poweroff_inside_stops() {
     assert_eq!(host.supervisor_pid("sd-reboot"), supervisor);
     assert!(failed_units(&host, "sd-reboot").is_empty());
 
+    let supervisor = host.supervisor_pid("sd-reboot");
     let _ = host.exec("sd-reboot", &["systemctl", "poweroff"]);
     wait_until(Duration::from_secs(60), "the poweroff", || {
         host.status("sd-reboot").0 == 3
     });
     assert!(host.log("sd-reboot").contains("poweroff requested inside"));
+    wait_process_gone(supervisor);
     host.assert_nothing_left("sd-reboot", &root);
 }
 

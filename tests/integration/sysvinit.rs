@@ -54,9 +54,11 @@ fn sysvinit_reboot_and_halt_inside() {
     });
     wait_runlevel(&host, "sysv-reboot", "2");
     assert_eq!(host.supervisor_pid("sysv-reboot"), supervisor);
+    let supervisor = host.supervisor_pid("sysv-reboot");
     let _ = host.exec("sysv-reboot", &["halt"]);
     wait_until(Duration::from_secs(60), "the halt", || {
         host.status("sysv-reboot").0 == 3
     });
+    wait_process_gone(supervisor);
     host.assert_nothing_left("sysv-reboot", &root);
 }
