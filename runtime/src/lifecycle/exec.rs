@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::inspect::{check_name, find};
+use super::inspect::{check_name, find, require_config};
 use super::terminal::{copy_window_size, relay, RawMode};
 use super::LifecycleError;
 use crate::capabilities;
@@ -31,13 +31,7 @@ fn target(paths: &crate::paths::HostPaths, name: &str) -> Result<Target, Lifecyc
         name: name.to_string(),
     };
     let Some(found) = find(paths, name)? else {
-        let config = paths.config_file(name);
-        if !config.exists() {
-            return Err(LifecycleError::UnknownContainer {
-                name: name.to_string(),
-                config,
-            });
-        }
+        require_config(paths, name)?;
         return Err(not_running());
     };
     let state = found

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::LifecycleError;
+use super::{teardown, LifecycleError};
+use crate::cgroups::ContainerCgroup;
 use crate::config::validate_name;
 use crate::lock;
 use crate::paths::{HostPaths, StateFiles};
+use crate::spec::{self, RuntimeSettings};
 use crate::state::{ContainerState, Phase};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,6 +54,56 @@ pub fn check_name(name: &str) -> Result<(), LifecycleError> {
     })
 }
 
+impl Found {
+    /// The spec the container was started with, as recorded in its state directory.
+    pub fn recorded_settings(&self) -> Option<RuntimeSettings> {
+        let text = std::fs::read_to_string(self.files.spec_json()).ok()?;
+        RuntimeSettings::from_spec(&spec::from_json(&text).ok()?).ok()
+    }
+
+    /// The container's cgroup, from its state or, before the state was
+    /// written, from its recorded spec.
+    pub fn cgroup_path(&self) -> Option<String> {
+        self.state
+            .as_ref()
+            .map(|state| state.cgroup.clone())
+            .or_else(|| {
+                self.recorded_settings()
+                    .map(|settings| settings.cgroup_path)
+            })
+    }
+}
+
+/// Kills what is left in a container's cgroup and removes it, if it has one.
+pub fn remove_container_cgroup(name: &str, found: &Found) -> Result<(), LifecycleError> {
+    let Some(cgroup_path) = found.cgroup_path() else {
+        return Ok(());
+    };
+    let cgroup =
+        ContainerCgroup::on_host(&cgroup_path).map_err(|source| LifecycleError::Cgroup {
+            name: name.to_string(),
+            source,
+        })?;
+    teardown::remove_cgroup(&cgroup).map_err(|source| LifecycleError::Teardown {
+        name: name.to_string(),
+        source,
+    })
+}
+
+/// For a container with no state directory: fine if it is configured (it is
+/// simply stopped), an "unknown container" error otherwise.
+pub fn require_config(paths: &HostPaths, name: &str) -> Result<(), LifecycleError> {
+    let config = paths.config_file(name);
+    if config.exists() {
+        Ok(())
+    } else {
+        Err(LifecycleError::UnknownContainer {
+            name: name.to_string(),
+            config,
+        })
+    }
+}
+
 pub fn find(paths: &HostPaths, name: &str) -> Result<Option<Found>, LifecycleError> {
     let files = StateFiles::new(&paths.container_state_dir(name));
     if !files.dir.exists() {
@@ -78,13 +130,7 @@ pub fn find(paths: &HostPaths, name: &str) -> Result<Option<Found>, LifecycleErr
 pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
     check_name(name)?;
     let Some(found) = find(paths, name)? else {
-        let config = paths.config_file(name);
-        if !config.exists() {
-            return Err(LifecycleError::UnknownContainer {
-                name: name.to_string(),
-                config,
-            });
-        }
+        require_config(paths, name)?;
         return Ok(stopped(name));
     };
     let Some(state) = found.state else {

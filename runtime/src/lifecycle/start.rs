@@ -182,25 +182,7 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
 
 /// Cleans what an interrupted run left: its cgroup and its state directory.
 fn recover_stale(name: &str, found: &super::inspect::Found) -> Result<(), LifecycleError> {
-    if let Some(state) = &found.state {
-        let cgroup =
-            ContainerCgroup::on_host(&state.cgroup).map_err(|source| LifecycleError::Cgroup {
-                name: name.to_string(),
-                source,
-            })?;
-        teardown::remove_cgroup(&cgroup).map_err(|source| LifecycleError::Teardown {
-            name: name.to_string(),
-            source,
-        })?;
-    } else if let Ok(spec_text) = std::fs::read_to_string(found.files.spec_json()) {
-        if let Ok(settings) =
-            spec::from_json(&spec_text).and_then(|spec| RuntimeSettings::from_spec(&spec))
-        {
-            if let Ok(cgroup) = ContainerCgroup::on_host(&settings.cgroup_path) {
-                let _ = teardown::remove_cgroup(&cgroup);
-            }
-        }
-    }
+    super::inspect::remove_container_cgroup(name, found)?;
     teardown::remove_state_dir_locked(&found.files).map_err(|source| LifecycleError::Teardown {
         name: name.to_string(),
         source,

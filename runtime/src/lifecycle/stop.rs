@@ -5,13 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::inspect::{check_name, find, Found};
+use super::inspect::{check_name, find, remove_container_cgroup, require_config, Found};
 use super::{halt, teardown, LifecycleError};
-use crate::cgroups::ContainerCgroup;
 use crate::lock;
 use crate::paths::HostPaths;
 use crate::process::pidfd_wait_exit;
-use crate::spec::{self, RuntimeSettings};
 use crate::supervisor::control::{self, Request};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,13 +42,7 @@ pub fn stop(
     let deadline = Instant::now() + OWNER_WAIT;
     loop {
         let Some(found) = find(paths, name)? else {
-            let config = paths.config_file(name);
-            if !config.exists() {
-                return Err(LifecycleError::UnknownContainer {
-                    name: name.to_string(),
-                    config,
-                });
-            }
+            require_config(paths, name)?;
             return Ok(Stopped::AlreadyStopped);
         };
         if !found.owner_alive {
@@ -59,7 +51,7 @@ pub fn stop(
             }
             continue;
         }
-        let settings = load_settings(&found);
+        let settings = found.recorded_settings();
         let timeout = options
             .timeout
             .or(settings.as_ref().map(|s| s.stop_timeout))
@@ -119,11 +111,6 @@ pub fn stop(
     }
 }
 
-fn load_settings(found: &Found) -> Option<RuntimeSettings> {
-    let text = std::fs::read_to_string(found.files.spec_json()).ok()?;
-    RuntimeSettings::from_spec(&spec::from_json(&text).ok()?).ok()
-}
-
 /// The supervisor is dead: become the owner, power off, clean up.
 /// `None` when someone else became the owner first.
 fn stop_without_supervisor(
@@ -139,7 +126,7 @@ fn stop_without_supervisor(
     let Some(_owner) = lock::try_lock(&found.files.owner_lock(), true).map_err(lock_error)? else {
         return Ok(None);
     };
-    let settings = load_settings(found);
+    let settings = found.recorded_settings();
     let mut result = Stopped::AlreadyStopped;
     if let Some(init) = found
         .state
@@ -168,22 +155,7 @@ fn stop_without_supervisor(
             }
         }
     }
-    let cgroup_path = found
-        .state
-        .as_ref()
-        .map(|s| s.cgroup.clone())
-        .or(settings.map(|s| s.cgroup_path));
-    if let Some(cgroup_path) = cgroup_path {
-        let cgroup =
-            ContainerCgroup::on_host(&cgroup_path).map_err(|source| LifecycleError::Cgroup {
-                name: name.to_string(),
-                source,
-            })?;
-        teardown::remove_cgroup(&cgroup).map_err(|source| LifecycleError::Teardown {
-            name: name.to_string(),
-            source,
-        })?;
-    }
+    remove_container_cgroup(name, found)?;
     teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
         LifecycleError::Teardown {
             name: name.to_string(),
