@@ -98,12 +98,11 @@ pub fn number(capability: Capability) -> u32 {
     }
 }
 
-fn last_capability() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(40)
-}
+/// Capabilities are numbered below 64 (two 32-bit words); the kernel
+/// answers EINVAL for numbers it does not know. Nothing is read from `/proc`:
+/// `vroot exec` calls this inside the container's mount namespace, whose
+/// `/proc` the container controls.
+const CAPABILITY_WORDS_BITS: u32 = 64;
 
 #[repr(C)]
 struct CapHeader {
@@ -126,7 +125,7 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 /// clears inheritable. After exec, root's capabilities are the bounding set.
 pub fn restrict_to(keep: &HashSet<Capability>) -> Result<(), CapabilityError> {
     let kept: HashSet<u32> = keep.iter().map(|cap| number(*cap)).collect();
-    for cap in 0..=last_capability() {
+    for cap in 0..CAPABILITY_WORDS_BITS {
         if kept.contains(&cap) {
             continue;
         }

@@ -4,6 +4,7 @@
 mod busybox;
 mod errors;
 mod harness;
+mod hostile;
 mod interactive;
 mod pure_cgroup_v2;
 mod supervisor_loss;

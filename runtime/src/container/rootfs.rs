@@ -245,7 +245,7 @@ pub fn make_readonly(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
         if open_existing(root, path)?.is_some() {
             bind_then_remount(
                 root,
-                &root_relative(root, path),
+                &fd_path(&source_in_root(root, path)?),
                 path,
                 true,
                 MsFlags::MS_RDONLY | HARMLESS,
@@ -260,14 +260,24 @@ pub fn make_readonly(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
             .any(|p| p == Path::new("/proc/sys"))
         && open_existing(root, net)?.is_some()
     {
-        bind_then_remount(root, &root_relative(root, net), net, true, HARMLESS)?;
+        bind_then_remount(
+            root,
+            &fd_path(&source_in_root(root, net)?),
+            net,
+            true,
+            HARMLESS,
+        )?;
     }
     Ok(())
 }
 
-/// A path inside the root as the kernel can reach it for a bind source.
-fn root_relative(root: &OwnedFd, path: &Path) -> std::path::PathBuf {
-    fd_path(root).join(path.strip_prefix("/").unwrap_or(path))
+/// A bind source inside the root, resolved like every target
+/// (`RESOLVE_IN_ROOT`): a symlink in the shared root cannot make it a host path.
+fn source_in_root(root: &OwnedFd, path: &Path) -> Result<OwnedFd, InitError> {
+    open_existing(root, path)?.ok_or(InitError::Path {
+        path: path.to_path_buf(),
+        source: nix::Error::ENOENT,
+    })
 }
 
 /// Gives the container a boot id of its own, so that a restart is a new boot
@@ -285,7 +295,7 @@ pub fn set_boot_id(root: &OwnedFd, boot_id: &str) -> Result<(), InitError> {
     if open_existing(root, target)?.is_some() {
         bind_then_remount(
             root,
-            &root_relative(root, staging),
+            &fd_path(&staging_fd),
             target,
             false,
             MsFlags::MS_RDONLY | HARMLESS,

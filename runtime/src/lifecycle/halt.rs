@@ -40,31 +40,58 @@ pub fn request(
 }
 
 /// Forks a child that writes `telinit 0`'s request into the container's
-/// `/run/initctl`. The path is looked up through the container's root, which
-/// may be on hung storage, so only the child can get stuck, never the caller.
+/// `/run/initctl`. The path lives in a root the container controls and may sit
+/// on hung storage, so:
+/// - only the child can block, never the caller;
+/// - the path is resolved inside the container's root (`RESOLVE_IN_ROOT`), so a
+///   symlink planted there cannot lead the host's root to a host file;
+/// - it is opened as `O_PATH` first and must be a FIFO before it is opened for
+///   writing: opening a device node the container made could act on the host.
 fn write_initctl_in_child(init_pid: i32) -> Option<i32> {
-    let fifo = std::ffi::CString::new(format!("/proc/{init_pid}/root/run/initctl")).ok()?;
+    let root = format!("/proc/{init_pid}/root");
     let request = flavour::initctl_runlevel_request(b'0');
-    // SAFETY: the callers are single-threaded; the child only makes
-    // async-signal-safe calls (open, write, _exit) on data prepared before fork.
+    // SAFETY: the callers are single-threaded, so the child may run ordinary
+    // Rust code; it ends in _exit without returning into the caller.
     match unsafe { libc::fork() } {
         -1 => None,
-        0 => unsafe {
-            let fd = libc::open(
-                fifo.as_ptr(),
-                libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            );
-            let written = if fd >= 0 {
-                libc::write(fd, request.as_ptr().cast(), request.len())
-            } else {
-                -1
-            };
-            libc::_exit(if written == request.len() as isize {
-                0
-            } else {
-                1
-            });
-        },
+        0 => {
+            // SAFETY: close_range only closes fds; the child must not keep the
+            // caller's locks or sockets.
+            unsafe { libc::close_range(3, u32::MAX, 0) };
+            let written = write_fifo_in_root(&root, "/run/initctl", &request).is_ok();
+            // SAFETY: leave the child without running the caller's cleanup.
+            unsafe { libc::_exit(if written { 0 } else { 1 }) }
+        }
         child => Some(child),
+    }
+}
+
+fn write_fifo_in_root(root: &str, path: &str, bytes: &[u8]) -> nix::Result<()> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let root_fd = open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
+    let fifo =
+        crate::container::open_in_root(&root_fd, std::path::Path::new(path), libc::O_NOFOLLOW)?;
+    let stat = nix::sys::stat::fstat(fifo.as_raw_fd())?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(nix::Error::EPERM);
+    }
+    let writer = open(
+        format!("/proc/self/fd/{}", fifo.as_raw_fd()).as_str(),
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    let writer = unsafe { OwnedFd::from_raw_fd(writer) };
+    match nix::unistd::write(&writer, bytes)? {
+        written if written == bytes.len() => Ok(()),
+        _ => Err(nix::Error::EIO),
     }
 }
