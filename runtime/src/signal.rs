@@ -122,6 +122,46 @@ impl RawSignal {
     }
 }
 
+/// Blocks `signals` in the calling (single-threaded) process and returns a
+/// non-blocking, close-on-exec signalfd that delivers them instead.
+pub fn blocked_signalfd(signals: &[c_int]) -> nix::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a zeroed sigset_t emptied by sigemptyset is valid; every call
+    // gets pointers to it that outlive the call.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        for signal in signals {
+            libc::sigaddset(&mut mask, *signal);
+        }
+        if libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) != 0 {
+            return Err(nix::Error::last());
+        }
+        let fd = libc::signalfd(-1, &mask, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+        if fd < 0 {
+            return Err(nix::Error::last());
+        }
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// The next pending signal from a non-blocking signalfd, if any.
+pub fn read_signalfd(fd: &std::os::fd::OwnedFd) -> Option<RawSignal> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the buffer is valid for `size` bytes and the fd is open.
+    let read = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        )
+    };
+    (read == size as isize).then_some(RawSignal(info.ssi_signo as c_int))
+}
+
 fn parse_offset(rest: &str) -> Option<c_int> {
     if rest.is_empty() {
         return Some(0);

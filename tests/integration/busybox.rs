@@ -191,10 +191,16 @@ fn limits_are_applied_to_the_container_cgroup() {
             read("/sys/fs/cgroup/cpu/vroot/bb-limits/cpu.cfs_quota_us"),
             "50000"
         );
-        // Inside, the cgroup namespace shows the container's own cgroup as the root.
+        // Root inside cannot lift its limits: they sit above its cgroup
+        // namespace, even once it remounts its cgroup view read-write.
+        let _ = host.exec(
+            "bb-limits",
+            &["sh", "-c", "mount -o remount,rw /sys/fs/cgroup/pids; echo max > /sys/fs/cgroup/pids/pids.max; mount -o remount,rw /sys/fs/cgroup/memory; echo -1 > /sys/fs/cgroup/memory/memory.limit_in_bytes"],
+        );
+        assert_eq!(read("/sys/fs/cgroup/pids/vroot/bb-limits/pids.max"), "100");
         assert_eq!(
-            host.exec_ok("bb-limits", &["cat", "/sys/fs/cgroup/pids/pids.max"]),
-            "100"
+            read("/sys/fs/cgroup/memory/vroot/bb-limits/memory.limit_in_bytes"),
+            (64u64 << 20).to_string()
         );
     } else {
         assert_eq!(
@@ -203,6 +209,21 @@ fn limits_are_applied_to_the_container_cgroup() {
         );
         assert_eq!(read("/sys/fs/cgroup/vroot/bb-limits/pids.max"), "100");
     }
+    // And the pid limit holds: of 150 sleepers, the container runs at most
+    // 100 processes (the shell stops when it can no longer fork).
+    let _ = host.exec(
+        "bb-limits",
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 150); do sleep 600 >/dev/null 2>&1 & done",
+        ],
+    );
+    let running = processes_in_cgroup("bb-limits").len();
+    assert!(
+        (90..=100).contains(&running),
+        "{running} processes run under pids = 100"
+    );
     host.ok(&["stop", "bb-limits"]);
     host.assert_nothing_left("bb-limits", &root);
 }

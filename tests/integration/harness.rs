@@ -246,11 +246,14 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     dirs
 }
 
-/// Host pids whose cgroup (in any hierarchy) is the container's or below it.
+/// Live host pids whose cgroup (in any hierarchy) is the container's or
+/// below it. Zombies are dead: reaping them is their parent's business (the
+/// host's init, once a supervisor was killed).
 pub fn processes_in_cgroup(name: &str) -> Vec<i32> {
     let needle = format!("/vroot/{name}");
     pids()
         .into_iter()
+        .filter(|pid| !is_zombie(*pid))
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/cgroup"))
                 .map(|text| {
@@ -263,6 +266,12 @@ pub fn processes_in_cgroup(name: &str) -> Vec<i32> {
                 .unwrap_or(false)
         })
         .collect()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
+        .unwrap_or(true)
 }
 
 pub fn processes_with_env(entry: &str) -> Vec<i32> {
@@ -337,8 +346,6 @@ pub fn sysvinit_root() -> PathBuf {
 /// waits for it, so a leftover check must first let it finish.
 pub fn wait_process_gone(pid: i32) {
     wait_until(Duration::from_secs(10), "the process to exit", || {
-        fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'))
-            .unwrap_or(true)
+        is_zombie(pid)
     });
 }

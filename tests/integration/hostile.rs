@@ -62,7 +62,8 @@ fn a_symlinked_mount_point_in_the_shared_root_stays_inside_it() {
     // A shared root whose /proc is an absolute symlink to a path that also
     // exists on the host, holding a marker there.
     // Not under /tmp: the busybox root's inittab mounts a tmpfs there.
-    let host_dir = std::path::PathBuf::from(format!("/var/tmp/vroot-it-hostile-{}", std::process::id()));
+    let host_dir =
+        std::path::PathBuf::from(format!("/var/tmp/vroot-it-hostile-{}", std::process::id()));
     std::fs::create_dir_all(host_dir.join("sys")).unwrap();
     std::fs::write(host_dir.join("sys/host-marker"), b"host\n").unwrap();
     let root = host.dir.join("evil-root");

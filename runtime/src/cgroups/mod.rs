@@ -69,6 +69,12 @@ impl ResourceLimits {
     }
 }
 
+/// The child cgroup the container runs in, below the one that carries its
+/// limits. It is the root of the container's cgroup namespace, so nothing
+/// inside can see or write the limits above it (root inside could otherwise
+/// rewrite them on a writable cgroup2 mount, or after remounting a v1 one).
+pub const PAYLOAD: &str = "payload";
+
 #[derive(Debug, Clone)]
 pub struct ContainerCgroup {
     layout: CgroupLayout,
@@ -177,22 +183,25 @@ impl ContainerCgroup {
     }
 
     fn create_dirs(&self) -> Result<(), CgroupError> {
-        for hierarchy in self.layout.v1_hierarchies() {
-            let mut dir = hierarchy.mount_point.clone();
-            for component in self.relative.components() {
-                let parent = dir.clone();
-                dir.push(component);
-                make_dir(&dir)?;
-                if hierarchy.has("cpuset") {
-                    inherit_cpuset(&parent, &dir)?;
+        let mounts = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .map(|h| (h.mount_point.clone(), h.has("cpuset")))
+            .chain(self.layout.v2_mount().map(|m| (m.clone(), false)));
+        for (mount, cpuset) in mounts {
+            // Another container's stop may remove the shared parent between our
+            // mkdirs (it removes it once empty): make the path again.
+            let mut attempts = 0;
+            loop {
+                match make_path(&mount, &self.relative.join(PAYLOAD), cpuset) {
+                    Err(CgroupError::Create { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
+                    {
+                        attempts += 1
+                    }
+                    other => break other?,
                 }
-            }
-        }
-        if let Some(mount) = self.layout.v2_mount() {
-            let mut dir = mount.clone();
-            for component in self.relative.components() {
-                dir.push(component);
-                make_dir(&dir)?;
             }
         }
         Ok(())
@@ -243,8 +252,9 @@ impl ContainerCgroup {
         Ok(())
     }
 
-    /// Turns controllers on in every ancestor's `cgroup.subtree_control`, from
-    /// the hierarchy root down to the container's parent.
+    /// Turns controllers on in `cgroup.subtree_control` from the hierarchy
+    /// root down to the container's own cgroup, so that its limits exist and
+    /// its payload below it has the controllers too.
     fn enable_v2_controllers(
         &self,
         mount_point: &Path,
@@ -256,18 +266,59 @@ impl ContainerCgroup {
         let request: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
         let request = request.join(" ");
         let mut dir = mount_point.to_path_buf();
-        let ancestors = self.relative.components().count().saturating_sub(1);
         write_file(&dir.join("cgroup.subtree_control"), &request)?;
-        for component in self.relative.components().take(ancestors) {
+        for component in self.relative.components() {
             dir.push(component);
             write_file(&dir.join("cgroup.subtree_control"), &request)?;
         }
         Ok(())
     }
 
-    /// Moves a process into the container's cgroup in every hierarchy.
+    /// Moves a process (the init) into the container's payload cgroup in every
+    /// hierarchy.
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
         for dir in self.dirs() {
+            write_file(&dir.join(PAYLOAD).join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the cgroups the container's init is in now, in every
+    /// hierarchy: a leaf, even after systemd inside has split its tree and
+    /// enabled controllers (which forbids processes in inner cgroups).
+    pub fn attach_beside(&self, pid: i32, init_pid: i32) -> Result<(), CgroupError> {
+        let init_cgroups =
+            std::fs::read_to_string(format!("/proc/{init_pid}/cgroup")).unwrap_or_default();
+        let payload = Path::new("/").join(&self.relative).join(PAYLOAD);
+        let init_path = |hierarchy: &str| -> PathBuf {
+            // A path outside the payload cannot come from the container (its
+            // cgroup namespace ends there); fall back to the payload if it does.
+            init_cgroups
+                .lines()
+                .find_map(|line| {
+                    let mut fields = line.splitn(3, ':');
+                    let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+                    (controllers == hierarchy).then(|| PathBuf::from(path))
+                })
+                .filter(|path| path.starts_with(&payload))
+                .unwrap_or_else(|| payload.clone())
+        };
+        let mut targets: Vec<PathBuf> = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .map(|h| {
+                h.mount_point.join(
+                    init_path(&h.controllers.join(","))
+                        .strip_prefix("/")
+                        .unwrap_or(Path::new("")),
+                )
+            })
+            .collect();
+        if let Some(mount) = self.layout.v2_mount() {
+            targets.push(mount.join(init_path("").strip_prefix("/").unwrap_or(Path::new(""))));
+        }
+        for dir in targets {
             write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
@@ -302,21 +353,23 @@ impl ContainerCgroup {
                 return write_file(&kill_file, "1");
             }
         }
+        // Frozen tasks cannot exit, so a pid read while frozen cannot be
+        // reused before the SIGKILL reaches it.
         let freezer = self.v1_dir("freezer");
         for _ in 0..10 {
-            let pids = self.pids();
-            if pids.is_empty() {
-                break;
-            }
             if let Some(dir) = &freezer {
                 let _ = std::fs::write(dir.join("freezer.state"), "FROZEN");
             }
-            for pid in pids {
-                // SAFETY: kill(2) with a pid read from the container's cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            let pids = self.pids();
+            for pid in &pids {
+                // SAFETY: kill(2) with a pid read from the container's frozen cgroup.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
             }
             if let Some(dir) = &freezer {
                 let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+            }
+            if pids.is_empty() {
+                break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -382,6 +435,21 @@ impl ContainerCgroup {
             let _ = std::fs::remove_dir(mount.join(parent));
         }
     }
+}
+
+/// Creates `relative` below `mount` one level at a time (v1 cpuset levels
+/// need their CPUs and memory nodes before anything goes below them).
+fn make_path(mount: &Path, relative: &Path, cpuset: bool) -> Result<(), CgroupError> {
+    let mut dir = mount.to_path_buf();
+    for component in relative.components() {
+        let parent = dir.clone();
+        dir.push(component);
+        make_dir(&dir)?;
+        if cpuset {
+            inherit_cpuset(&parent, &dir)?;
+        }
+    }
+    Ok(())
 }
 
 fn make_dir(dir: &Path) -> Result<(), CgroupError> {

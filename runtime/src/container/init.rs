@@ -54,8 +54,7 @@ pub fn run(
     })?;
     bring_up_loopback()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    capabilities::restrict_to(&plan.capabilities)
-        .map_err(|error| InitError::Capabilities(error.to_string()))?;
+    capabilities::restrict_to(&plan.capabilities)?;
     close_inherited_fds();
     exec_init(plan)
 }

@@ -44,8 +44,8 @@ pub enum InitError {
         what: String,
         source: std::io::Error,
     },
-    #[error("cannot set capabilities: {0}")]
-    Capabilities(String),
+    #[error(transparent)]
+    Capabilities(#[from] crate::capabilities::CapabilityError),
     #[error("cannot execute the init {program}: {source}")]
     Exec { program: String, source: nix::Error },
     #[error("{0}")]
@@ -189,6 +189,28 @@ pub fn random_uuid() -> String {
     crate::spec::uuid_form(&hex)
 }
 
+/// How long to wait for a killed child to be reaped: one stuck in
+/// uninterruptible I/O on hung storage may never go, and must not wedge us.
+const ABANDON_REAP_WAIT: Duration = Duration::from_secs(1);
+
+/// Reaps `pid` if it exits within `wait`; otherwise leaves it (a zombie, or a
+/// task stuck in D state, is reaped later or by init once we exit).
+pub fn reap_within(pid: i32, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => return false,
+            _ => return true,
+        }
+    }
+}
+
 /// How long to wait for the child's own error after the supervisor's side failed.
 const CHILD_REPORT_GRACE: Duration = Duration::from_secs(2);
 
@@ -268,7 +290,7 @@ pub fn spawn(
                 0,
             );
         }
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        reap_within(pid, ABANDON_REAP_WAIT);
     };
     // The child builds its mount tree meanwhile and may already have failed:
     // its own message, queued on the channel, explains more than ours.

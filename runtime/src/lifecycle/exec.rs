@@ -80,17 +80,31 @@ const JOINED_NAMESPACES: libc::c_int = libc::CLONE_NEWNS
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWCGROUP;
 
+/// Why a forked child could not join the container.
+#[derive(Debug, thiserror::Error)]
+enum JoinError {
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error("cannot join the namespaces of pid {pid}: {source}")]
+    Namespaces { pid: i32, source: nix::Error },
+    #[error("cannot chdir to /: {0}")]
+    Chdir(nix::Error),
+    #[error(transparent)]
+    Capabilities(#[from] crate::capabilities::CapabilityError),
+}
+
 /// In a forked child: join the container completely. Everything but the PID
 /// namespace, which the parent already set for its children.
-fn join(target: &Target) -> Result<(), String> {
+fn join(target: &Target) -> Result<(), JoinError> {
     target
         .cgroup
-        .attach(std::process::id() as i32)
-        .map_err(|e| e.to_string())?;
-    setns(&target.pidfd, JOINED_NAMESPACES)
-        .map_err(|e| format!("cannot join the namespaces of pid {}: {e}", target.init.pid))?;
-    nix::unistd::chdir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
-    capabilities::restrict_to(&target.settings.capabilities).map_err(|e| e.to_string())?;
+        .attach_beside(std::process::id() as i32, target.init.pid)?;
+    setns(&target.pidfd, JOINED_NAMESPACES).map_err(|source| JoinError::Namespaces {
+        pid: target.init.pid,
+        source,
+    })?;
+    nix::unistd::chdir("/").map_err(JoinError::Chdir)?;
+    capabilities::restrict_to(&target.settings.capabilities)?;
     // SAFETY: reset dispositions in this single-threaded child before exec.
     unsafe {
         for signal in [
@@ -142,14 +156,25 @@ fn exec_in_container(command: &[String], env: &[String]) -> i32 {
     }
 }
 
+/// Waits for `pid` and returns its exit code, or 128 + signal. Raw wait
+/// status: a command killed by a real-time signal is 128 + that signal too.
 fn wait_status(pid: libc::pid_t) -> i32 {
+    let mut status: libc::c_int = 0;
     loop {
-        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return code,
-            Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => return 128 + signal as i32,
-            Ok(_) | Err(nix::Error::EINTR) => continue,
-            Err(_) => return EXIT_RUNTIME_ERROR,
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            break;
         }
+        if nix::Error::last() != nix::Error::EINTR {
+            return EXIT_RUNTIME_ERROR;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        EXIT_RUNTIME_ERROR
     }
 }
 

@@ -169,10 +169,13 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
     let _ = std::fs::set_permissions(&files.dir, std::fs::Permissions::from_mode(0o700));
     match lock::try_lock(&files.owner_lock(), true) {
         Ok(Some(held)) => Ok(held),
-        Ok(None) => Err(LifecycleError::Busy {
-            name: name.to_string(),
-            what: "another vroot holds it".into(),
-        }),
+        Ok(None) => {
+            let _ = teardown::remove_state_dir_locked(&files);
+            Err(LifecycleError::Busy {
+                name: name.to_string(),
+                what: "another vroot holds it".into(),
+            })
+        }
         Err(source) => {
             let _ = teardown::remove_state_dir_locked(&files);
             Err(lock_error(source))
@@ -202,18 +205,27 @@ fn start_in_background(
             source,
         }
     };
-    let (report_read, report_write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("create a pipe"))?;
-    std::fs::create_dir_all(&paths.log_dir).map_err(|source| LifecycleError::Io {
-        name: name.to_string(),
-        what: format!("create {}", paths.log_dir.display()),
-        source,
+    // Until the supervisor runs, a failure here must not leave the claimed
+    // state directory behind.
+    let abandon = |error: LifecycleError| {
+        let files = crate::paths::StateFiles::new(&paths.container_state_dir(name));
+        let _ = teardown::remove_state_dir(&paths.state_dir, &files);
+        error
+    };
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| abandon(sys("create a pipe")(e)))?;
+    std::fs::create_dir_all(&paths.log_dir).map_err(|source| {
+        abandon(LifecycleError::Io {
+            name: name.to_string(),
+            what: format!("create {}", paths.log_dir.display()),
+            source,
+        })
     })?;
     let log_path = paths.supervisor_log(name);
     // SAFETY: `vroot` is single-threaded, so the child may go on running Rust
     // code; it becomes the supervisor and never returns here.
     match unsafe { libc::fork() } {
-        -1 => Err(sys("fork the supervisor")(nix::Error::last())),
+        -1 => Err(abandon(sys("fork the supervisor")(nix::Error::last()))),
         0 => {
             drop(report_read);
             become_daemon(&log_path);

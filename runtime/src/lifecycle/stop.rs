@@ -93,11 +93,23 @@ pub fn stop(
             }
             // Gone or wedged: take over from the state directory.
             Err(error) => {
-                if let Some(state) = &found.state {
-                    if state.supervisor.is_alive() {
-                        // SAFETY: kill(2) on the supervisor recorded in the state, checked alive by start time.
-                        unsafe { libc::kill(state.supervisor.pid, libc::SIGKILL) };
-                    }
+                // Through a pidfd checked against the recorded start time: a
+                // reused pid is never signalled.
+                if let Some(pidfd) = found
+                    .state
+                    .as_ref()
+                    .and_then(|state| state.supervisor.open_pidfd().ok())
+                {
+                    let pid = found
+                        .state
+                        .as_ref()
+                        .map(|state| state.supervisor.pid)
+                        .unwrap_or(0);
+                    let _ = crate::process::pidfd_send_signal(
+                        &pidfd,
+                        pid,
+                        crate::signal::RawSignal(libc::SIGKILL),
+                    );
                 }
                 if Instant::now() >= deadline {
                     return Err(LifecycleError::Control {
@@ -150,7 +162,7 @@ fn stop_without_supervisor(
                 if let halt::HaltRequest::Initctl(_, helper) = request {
                     // SAFETY: the helper is our own child; kill and reap it.
                     unsafe { libc::kill(helper, libc::SIGKILL) };
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(helper), None);
+                    crate::container::reap_within(helper, Duration::from_secs(1));
                 }
             }
         }

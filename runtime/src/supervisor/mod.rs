@@ -10,8 +10,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use oci_spec::runtime::Spec;
 
 use crate::cgroups::{ContainerCgroup, ResourceLimits};
@@ -27,6 +25,9 @@ use crate::spec::RuntimeSettings;
 use crate::state::{now_rfc3339, ContainerState, Phase};
 use console::{open_pty, ConsoleLog};
 use control::{Reply, Request};
+
+/// Console reads of 16 KiB per poll round (256 KiB).
+const CONSOLE_READS_PER_ROUND: usize = 16;
 
 /// How long the init may take to set up its root before it counts as stuck.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,7 +108,7 @@ pub struct Supervisor {
     _owner_lock: HeldLock,
     console_log: ConsoleLog,
     listener: UnixListener,
-    signals: SignalFd,
+    signals: OwnedFd,
     state: ContainerState,
     boot: Option<Boot>,
     clients: Vec<UnixStream>,
@@ -172,25 +173,15 @@ impl Supervisor {
         let console_log = ConsoleLog::open(&console_path)
             .map_err(|e| fail(io_error(format!("open {}", console_path.display()))(e)))?;
 
-        let mut mask = SigSet::empty();
-        for signal in [
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-            Signal::SIGCHLD,
-        ] {
-            mask.add(signal);
-        }
-        mask.thread_block().map_err(|source| {
+        let signals = crate::signal::blocked_signalfd(&[
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGCHLD,
+        ])
+        .map_err(|source| {
             fail(SupervisorError::Sys {
-                what: "block signals",
-                source,
-            })
-        })?;
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(|source| {
-            fail(SupervisorError::Sys {
-                what: "create a signalfd",
+                what: "route signals to a signalfd",
                 source,
             })
         })?;
@@ -351,8 +342,8 @@ impl Supervisor {
     }
 
     fn handle_signals(&mut self) {
-        while let Ok(Some(info)) = self.signals.read_signal() {
-            match info.ssi_signo as i32 {
+        while let Some(RawSignal(signal)) = crate::signal::read_signalfd(&self.signals) {
+            match signal {
                 libc::SIGCHLD => self.reap_helpers(),
                 signal if self.stop.is_some() && signal == libc::SIGINT => {
                     self.escalate("interrupted twice")
@@ -464,7 +455,9 @@ impl Supervisor {
     fn pump_console(&mut self) {
         let Some(boot) = &self.boot else { return };
         let mut buffer = [0u8; 16 * 1024];
-        loop {
+        // Bounded per poll round: a console flooded from inside must not keep
+        // the supervisor from its signals, requests and the init's end.
+        for _ in 0..CONSOLE_READS_PER_ROUND {
             match nix::unistd::read(boot.master.as_raw_fd(), &mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(length) => {
