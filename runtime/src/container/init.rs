@@ -45,7 +45,7 @@ pub fn run(
         source,
     })?;
     rootfs::mount_cgroup_views(plan, &root)?;
-    rootfs::switch_root(&root)?;
+    rootfs::switch_root(&root, &plan.root)?;
     drop(root);
 
     nix::unistd::sethostname(&plan.hostname).map_err(|source| InitError::Syscall {

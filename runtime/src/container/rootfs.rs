@@ -309,10 +309,35 @@ pub fn set_boot_id(root: &OwnedFd, boot_id: &str) -> Result<(), InitError> {
     Ok(())
 }
 
+/// Lazily unmounts, in this (private) mount namespace, every mount that is
+/// neither `/` nor the container's root or below it, deepest first.
+fn detach_host_mounts(root_path: &Path) {
+    let Ok(mounts) = crate::mountinfo::read_own() else {
+        return;
+    };
+    let mut host_mounts: Vec<_> = mounts
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|point| {
+            point != Path::new("/")
+                && !point.starts_with(root_path)
+                && !root_path.starts_with(point)
+        })
+        .collect();
+    host_mounts.sort_by_key(|point| std::cmp::Reverse(point.components().count()));
+    for point in host_mounts {
+        let _ = umount2(&point, MntFlags::MNT_DETACH);
+    }
+}
+
 /// Makes the root `/`. `pivot_root(".", ".")` needs no directory for the old
 /// root, so nothing is written into the shared root; the old root is then
-/// detached. An initramfs root cannot be pivoted: move it over `/` and chroot.
-pub fn switch_root(root: &OwnedFd) -> Result<(), InitError> {
+/// detached. A host whose own root is the initramfs (rootfs) cannot pivot:
+/// there the root is moved over `/` and chrooted into, after every other host
+/// mount has been detached from this namespace. The rootfs itself stays
+/// below the chroot, so such hosts should `switch_root` into a tmpfs at boot
+/// (docs/operations.md).
+pub fn switch_root(root: &OwnedFd, root_path: &Path) -> Result<(), InitError> {
     nix::unistd::fchdir(root.as_raw_fd()).map_err(|source| InitError::Path {
         path: ".".into(),
         source,
@@ -321,6 +346,7 @@ pub fn switch_root(root: &OwnedFd) -> Result<(), InitError> {
         Ok(()) => umount2(".", MntFlags::MNT_DETACH)
             .map_err(|source| mount_error("detach the old root", Path::new("/"), source))?,
         Err(nix::Error::EINVAL) => {
+            detach_host_mounts(root_path);
             mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
                 .map_err(|source| mount_error("move the root", Path::new("/"), source))?;
             nix::unistd::chroot(".").map_err(|source| InitError::Path {
