@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --bench    # also the peers the benchmark compares
 set -euo pipefail
 
-packages=(busybox-static debootstrap util-linux iproute2 procps)
+packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils)
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi
@@ -19,6 +19,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# QEMU for the tests that boot a VM (tests/vm/). These machines may carry
+# qemu-utils from bookworm-backports, which breaks bookworm's own
+# qemu-system-x86; then take QEMU from backports as well.
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    apt-get update -qq
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >/dev/null 2>&1; then
+        echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/vroot-backports.list
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null
+    fi
 fi
 
 # The Rust toolchain comes with the machine (rustup); make sure the linters are there.

@@ -1,7 +1,8 @@
-//! A pure cgroup v2 host. This machine is hybrid, so each test runs vroot in
+//! A pure cgroup v2 host. This machine is hybrid, so most tests run vroot in
 //! a private mount namespace whose `/sys/fs/cgroup` is a plain cgroup2 mount:
-//! vroot then detects and sets up a unified layout, for real. (This kernel
-//! binds the controllers to v1, so no v2 controller is available here.)
+//! vroot then detects and sets up a unified layout, for real. This kernel
+//! binds the controllers to v1, so the limits themselves are checked in a
+//! VM whose kernel has cgroup v1 disabled (`tests/vm/cgroup-v2-limits.sh`).
 
 use std::process::Command;
 
@@ -130,5 +131,29 @@ fn a_limit_without_its_controller_is_refused_clearly() {
         );
         assert!(!out.contains("STARTED"));
         host.assert_nothing_left("v2lim", &root);
+    }
+}
+
+#[test]
+fn limits_apply_on_a_pure_cgroup_v2_kernel_in_a_vm() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/cgroup-v2-limits.sh");
+    let output = Command::new("bash").arg(&script).output().unwrap();
+    let stdout = text(&output.stdout);
+    println!("{stdout}");
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    for check in [
+        "memory.max",
+        "pids.max",
+        "cpu.max",
+        "namespace-root",
+        "root-inside-cannot-lift",
+        "pids-limit-holds",
+        "cgroup-removed",
+    ] {
+        assert!(
+            stdout.contains(&format!("VM-CHECK ok {check}")),
+            "{check} did not pass: {stdout}"
+        );
     }
 }
