@@ -78,6 +78,14 @@ enum Command {
     Console { name: String },
     /// Print the OCI runtime spec (config.json) rendered from the config.
     Spec { name: String },
+    /// Scan a container's shared root for host-unique content (a filled
+    /// machine-id, ssh host keys, leases, this host's name or address).
+    /// Exit code: 0 clean, 1 findings or error.
+    Lint {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -159,6 +167,24 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
         Command::Console { name } => {
             lifecycle::console::attach(paths, &name)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Lint { name, json } => {
+            let config = ContainerConfig::load(&paths.config_dir, &name)?;
+            anyhow::ensure!(
+                config.root.is_dir(),
+                "container {name}: root {} does not exist or is not a directory",
+                config.root.display()
+            );
+            let findings = vroot_overlays::lint::lint(
+                &config.root,
+                &vroot_runtime::host_facts::gather(&config),
+            );
+            output::print_findings(&name, &findings, json)?;
+            Ok(if findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Spec { name } => {
             let config = ContainerConfig::load(&paths.config_dir, &name)?;

@@ -1,6 +1,7 @@
 //! What `vroot` prints: results on stdout, one line per fact, or JSON.
 
 use anyhow::Result;
+use vroot_overlays::lint::Finding;
 use vroot_runtime::lifecycle::inspect::{RunState, Status};
 use vroot_runtime::lifecycle::stop::Stopped;
 
@@ -61,6 +62,24 @@ pub fn print_list(statuses: &[Status], json: bool) -> Result<()> {
             state_word(status.state),
             pid
         );
+    }
+    Ok(())
+}
+
+pub fn print_findings(name: &str, findings: &[Finding], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(findings)?);
+        return Ok(());
+    }
+    for finding in findings {
+        println!(
+            "{}: {}\n    fix: {}",
+            finding.path, finding.problem, finding.fix
+        );
+    }
+    match findings.len() {
+        0 => println!("{name}: the shared root holds no host-unique content"),
+        count => println!("{name}: {count} finding(s)"),
     }
     Ok(())
 }

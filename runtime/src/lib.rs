@@ -11,6 +11,7 @@ pub mod cgroups;
 pub mod config;
 pub mod container;
 pub mod flavour;
+pub mod host_facts;
 pub mod init_end;
 pub mod lifecycle;
 pub mod lock;

@@ -6,6 +6,7 @@ mod errors;
 mod harness;
 mod hostile;
 mod interactive;
+mod lint;
 mod pure_cgroup_v2;
 mod supervisor_loss;
 mod systemd;
