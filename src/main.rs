@@ -134,6 +134,8 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
                 timeout: timeout.map(Duration::from_secs),
                 kill: false,
             };
+            // A config that cannot start must not take the running container down.
+            lifecycle::start::check(paths, &name)?;
             lifecycle::stop::stop(paths, &name, options)?;
             match lifecycle::start::start(paths, &name, false)? {
                 Started::Background { init_pid } => {

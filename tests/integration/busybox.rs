@@ -192,6 +192,19 @@ fn limits_are_applied_to_the_container_cgroup() {
             "50000"
         );
         // Root inside cannot lift its limits: they sit above its cgroup
+        // namespace. Its view is read-only, but it can mount a fresh,
+        // writable instance of each hierarchy, rooted at its own cgroup.
+        let lifted = host.exec_ok(
+            "bb-limits",
+            &["sh", "-c", "mkdir -p /run/p /run/m && mount -t cgroup -o pids cgroup /run/p && mount -t cgroup -o memory cgroup /run/m && echo max > /run/p/pids.max && echo -1 > /run/m/memory.limit_in_bytes && cat /run/p/pids.max"],
+        );
+        assert_eq!(lifted, "max", "the attempt inside must have gone through");
+        assert_eq!(read("/sys/fs/cgroup/pids/vroot/bb-limits/pids.max"), "100");
+        assert_eq!(
+            read("/sys/fs/cgroup/cpu/vroot/bb-limits/cpu.cfs_quota_us"),
+            "50000"
+        );
+        // Root inside cannot lift its limits: they sit above its cgroup
         // namespace, even once it remounts its cgroup view read-write.
         let _ = host.exec(
             "bb-limits",

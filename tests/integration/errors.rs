@@ -168,3 +168,22 @@ fn two_concurrent_starts_have_exactly_one_winner() {
         host.assert_nothing_left("race", &root);
     }
 }
+
+#[test]
+fn a_restart_with_a_broken_config_keeps_the_container_running() {
+    let host = Host::new("restart-broken");
+    let root = busybox_root();
+    host.config("keep", &root, "");
+    host.ok(&["start", "keep"]);
+    let init = host.init_pid("keep");
+    host.config("keep", &root, "colour = \"blue\"");
+    assert_clean_failure(&host, &["restart", "keep"], "unknown key `colour`");
+    assert_eq!(
+        host.init_pid("keep"),
+        init,
+        "the refused restart must not have stopped it"
+    );
+    host.config("keep", &root, "");
+    host.ok(&["stop", "keep"]);
+    host.assert_nothing_left("keep", &root);
+}

@@ -21,6 +21,13 @@ fn a_planted_initctl_symlink_cannot_make_stop_write_a_host_file() {
     );
     host.exec_ok("evil-initctl", &["sh", "-c", &plant]);
     host.ok(&["stop", "evil-initctl"]);
+    // The request was attempted through the planted path, and refused.
+    assert!(
+        host.log("evil-initctl")
+            .contains("for runlevel 0 through /run/initctl"),
+        "{}",
+        host.log("evil-initctl")
+    );
     assert_eq!(
         std::fs::read(&victim).unwrap(),
         b"host data\n",

@@ -17,7 +17,7 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {value:?} to {path}: {source}")]
+    #[error("cannot write `{value}` to {path}: {source}")]
     Write {
         path: PathBuf,
         value: String,
@@ -33,7 +33,7 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("processes are still left in cgroup {path} after {timeout:?}")]
+    #[error("processes are still left in cgroup /{} {}s after they were killed (stuck in uninterruptible I/O?)", path.display(), timeout.as_secs())]
     StillPopulated { path: PathBuf, timeout: Duration },
 }
 

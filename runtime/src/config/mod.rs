@@ -178,7 +178,7 @@ impl ContainerConfig {
         if !file.root.is_absolute() {
             return Err(invalid(
                 "root",
-                format!("must be an absolute path, not {:?}", file.root),
+                format!("must be an absolute path, not `{}`", file.root.display()),
             ));
         }
         match file.init.first() {

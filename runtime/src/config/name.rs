@@ -3,6 +3,29 @@
 
 const MAX_NAME_LEN: usize = 64;
 
+/// The name becomes a cgroup directory next to the cgroup's control files:
+/// these would collide (`tasks`, `cgroup.procs`, `memory.max`, …).
+const CGROUP_FILE_NAMES: &[&str] = &["tasks", "notify_on_release", "release_agent"];
+const CGROUP_FILE_PREFIXES: &[&str] = &[
+    "cgroup",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "io",
+    "irq",
+];
+
 /// Checks a container name; the error text says what is wrong with it.
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
@@ -24,6 +47,14 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
     if name.starts_with('.') || name.starts_with('-') {
         return Err("the name must start with a letter, digit or `_`".into());
+    }
+    let prefix = name.split('.').next().unwrap_or_default();
+    if CGROUP_FILE_NAMES.contains(&name)
+        || (name.contains('.') && CGROUP_FILE_PREFIXES.contains(&prefix))
+    {
+        return Err(format!(
+            "`{name}` is the name of a cgroup control file (choose another name)"
+        ));
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ pub fn attach(paths: &crate::paths::HostPaths, name: &str) -> Result<RelayEnd, L
     let not_running = || LifecycleError::NotRunning {
         name: name.to_string(),
     };
-    let found = find(paths, name)?.ok_or_else(not_running)?;
+    let Some(found) = find(paths, name)? else {
+        super::inspect::require_config(paths, name)?;
+        return Err(not_running());
+    };
     if !found.owner_alive {
         return Err(not_running());
     }

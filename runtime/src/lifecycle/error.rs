@@ -80,12 +80,15 @@ pub enum LifecycleError {
 }
 
 impl LifecycleError {
-    /// Unknown containers are told apart (exit code 4 for `status`).
+    /// Unknown containers, and names that cannot be one, are told apart
+    /// (exit code 4).
     pub fn is_unknown_container(&self) -> bool {
         matches!(
             self,
             LifecycleError::UnknownContainer { .. }
-                | LifecycleError::Config(ConfigError::NotFound { .. })
+                | LifecycleError::Config(
+                    ConfigError::NotFound { .. } | ConfigError::BadName { .. }
+                )
         )
     }
 }

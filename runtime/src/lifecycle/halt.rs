@@ -4,6 +4,7 @@
 //! process that may block, never from the caller).
 
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use crate::flavour::{self, HaltMethod, InitFlavour, SignalMasks};
 use crate::process::{pidfd_send_signal, ProcessIdentity};
@@ -19,13 +20,16 @@ pub enum HaltRequest {
     Unsupported(InitFlavour),
 }
 
+/// An init just exec'd has not set up its signal handling yet; a stop right
+/// after a start (or a reboot inside) gives it this long to show who it is.
+const DETECTION_GRACE: Duration = Duration::from_secs(1);
+
 pub fn request(
     init: &ProcessIdentity,
     pidfd: &OwnedFd,
     configured: Option<RawSignal>,
 ) -> HaltRequest {
-    let masks = SignalMasks::read(init.pid).unwrap_or_default();
-    let flavour = flavour::detect(&masks);
+    let (masks, flavour) = settled_flavour(init);
     match flavour::halt_method(flavour, &masks, configured) {
         HaltMethod::Signal(signal) => match pidfd_send_signal(pidfd, init.pid, signal) {
             Ok(()) => HaltRequest::Signalled(flavour, signal),
@@ -36,6 +40,18 @@ pub fn request(
             None => HaltRequest::Unsupported(flavour),
         },
         HaltMethod::None => HaltRequest::Unsupported(flavour),
+    }
+}
+
+fn settled_flavour(init: &ProcessIdentity) -> (SignalMasks, InitFlavour) {
+    let deadline = Instant::now() + DETECTION_GRACE;
+    loop {
+        let masks = SignalMasks::read(init.pid).unwrap_or_default();
+        let flavour = flavour::detect(&masks);
+        if flavour != InitFlavour::Unknown || Instant::now() >= deadline || !init.is_alive() {
+            return (masks, flavour);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

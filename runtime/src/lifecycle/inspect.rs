@@ -140,7 +140,12 @@ pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
         }
         return Ok(status);
     };
-    let run_state = match (state.phase, found.owner_alive, found.init_alive) {
+    // The owner lock held by someone other than the recorded supervisor is a
+    // `stop` taking over from a dead one.
+    let supervisor_alive = found.owner_alive && state.supervisor.is_alive();
+    let taking_over = found.owner_alive && !supervisor_alive;
+    let run_state = match (state.phase, supervisor_alive, found.init_alive) {
+        _ if taking_over => RunState::Stopping,
         (Phase::Starting, true, _) => RunState::Starting,
         (Phase::Stopping, true, _) | (Phase::Stopping, false, true) => RunState::Stopping,
         (_, _, true) => RunState::Running,
@@ -155,8 +160,8 @@ pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
         init_pid: state.init.filter(|_| found.init_alive).map(|init| init.pid),
         started_at: live.then(|| state.started_at.clone()),
         root: Some(state.root.clone()),
-        supervisor_pid: found.owner_alive.then_some(state.supervisor.pid),
-        supervisor_alive: found.owner_alive,
+        supervisor_pid: supervisor_alive.then_some(state.supervisor.pid),
+        supervisor_alive,
         boot_count: state.boot_count,
         cgroup: live.then(|| state.cgroup.clone()),
     })

@@ -23,17 +23,29 @@ pub enum Started {
     Foreground { exit_code: i32 },
 }
 
-pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started, LifecycleError> {
+/// Everything `start` checks before it makes anything: the config, the spec
+/// and the root. `restart` runs it before stopping, so that a broken config
+/// does not leave the container down.
+pub fn check(
+    paths: &HostPaths,
+    name: &str,
+) -> Result<(ContainerConfig, oci_spec::runtime::Spec), LifecycleError> {
     check_name(name)?;
     let config = ContainerConfig::load(&paths.config_dir, name)?;
-    let host_layer = paths.host_layer_dir(name);
-    let spec = spec::render(&config, &host_name(), &host_layer).map_err(|source| {
-        LifecycleError::Spec {
-            name: name.to_string(),
-            source,
-        }
-    })?;
+    let spec =
+        spec::render(&config, &host_name(), &paths.host_layer_dir(name)).map_err(|source| {
+            LifecycleError::Spec {
+                name: name.to_string(),
+                source,
+            }
+        })?;
     preflight(&config)?;
+    Ok((config, spec))
+}
+
+pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started, LifecycleError> {
+    let (_config, spec) = check(paths, name)?;
+    let host_layer = paths.host_layer_dir(name);
     write_identity(&host_layer, &spec).map_err(|source| LifecycleError::Io {
         name: name.to_string(),
         what: format!("write the identity files in {}", host_layer.display()),
@@ -135,9 +147,12 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
         name: name.to_string(),
         source,
     };
-    let _root_lock = lock::lock_with_timeout(&paths.state_dir, false, Duration::from_secs(5))
-        .map_err(lock_error)?;
-    if let Some(found) = find(paths, name)? {
+    let _root_lock = loop {
+        let root_lock = lock::lock_with_timeout(&paths.state_dir, false, Duration::from_secs(5))
+            .map_err(lock_error)?;
+        let Some(found) = find(paths, name)? else {
+            break root_lock;
+        };
         if found.owner_alive {
             let what = match found.state.as_ref().map(|s| s.phase) {
                 Some(Phase::Running) => {
@@ -161,8 +176,27 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
                 pid,
             });
         }
-        recover_stale(name, &found)?;
-    }
+        // A run that crashed: become its owner, then clean its cgroup without
+        // the state-root lock (killing can take seconds, and every other
+        // container's start and stop needs that lock).
+        let Some(stale_owner) =
+            lock::try_lock(&found.files.owner_lock(), true).map_err(lock_error)?
+        else {
+            return Err(LifecycleError::Busy {
+                name: name.to_string(),
+                what: "another vroot is cleaning it up".into(),
+            });
+        };
+        drop(root_lock);
+        super::inspect::remove_container_cgroup(name, &found)?;
+        teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
+            LifecycleError::Teardown {
+                name: name.to_string(),
+                source,
+            }
+        })?;
+        drop(stale_owner);
+    };
     let files = crate::paths::StateFiles::new(&paths.container_state_dir(name));
     std::fs::create_dir(&files.dir).map_err(io(format!("create {}", files.dir.display())))?;
     use std::os::unix::fs::PermissionsExt;
@@ -181,15 +215,6 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
             Err(lock_error(source))
         }
     }
-}
-
-/// Cleans what an interrupted run left: its cgroup and its state directory.
-fn recover_stale(name: &str, found: &super::inspect::Found) -> Result<(), LifecycleError> {
-    super::inspect::remove_container_cgroup(name, found)?;
-    teardown::remove_state_dir_locked(&found.files).map_err(|source| LifecycleError::Teardown {
-        name: name.to_string(),
-        source,
-    })
 }
 
 fn start_in_background(

@@ -10,7 +10,7 @@ use super::{halt, teardown, LifecycleError};
 use crate::lock;
 use crate::paths::HostPaths;
 use crate::process::pidfd_wait_exit;
-use crate::supervisor::control::{self, Request};
+use crate::supervisor::control::{self, ControlError, Request};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StopOptions {
@@ -87,37 +87,32 @@ pub fn stop(
                     reason: reply.error.unwrap_or_default(),
                 });
             }
-            // Starting: the supervisor is not listening yet.
-            Err(_) if Instant::now() < deadline && !found.files.control_socket().exists() => {
+            // Nobody listens: the supervisor is starting (no socket yet), or a
+            // `stop` is taking over from a dead one (it holds the owner lock),
+            // or it has just died. Wait for it to listen or for the lock.
+            Err(ControlError::Connect { .. }) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            // Gone or wedged: take over from the state directory.
-            Err(error) => {
-                // Through a pidfd checked against the recorded start time: a
-                // reused pid is never signalled.
-                if let Some(pidfd) = found
-                    .state
-                    .as_ref()
-                    .and_then(|state| state.supervisor.open_pidfd().ok())
-                {
-                    let pid = found
-                        .state
-                        .as_ref()
-                        .map(|state| state.supervisor.pid)
-                        .unwrap_or(0);
-                    let _ = crate::process::pidfd_send_signal(
-                        &pidfd,
-                        pid,
-                        crate::signal::RawSignal(libc::SIGKILL),
-                    );
-                }
-                if Instant::now() >= deadline {
-                    return Err(LifecycleError::Control {
-                        name: name.to_string(),
-                        source: error,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            Err(ControlError::Connect { source, .. }) => {
+                return Err(LifecycleError::Busy {
+                    name: name.to_string(),
+                    what: format!(
+                        "its owner has not answered for {}s ({source})",
+                        OWNER_WAIT.as_secs()
+                    ),
+                });
+            }
+            // It took the request but did not finish in time: it is alive and
+            // still stopping the container. Never kill it for being slow.
+            Err(_) => {
+                return Err(LifecycleError::StopFailed {
+                    name: name.to_string(),
+                    reason: format!(
+                        "the supervisor did not finish within {}s and goes on trying (see {}); `vroot stop --kill {name}` kills at once",
+                        (timeout + teardown::KILL_GRACE + Duration::from_secs(10)).as_secs(),
+                        paths.supervisor_log(name).display()
+                    ),
+                });
             }
         }
     }
@@ -139,6 +134,12 @@ fn stop_without_supervisor(
         return Ok(None);
     };
     let settings = found.recorded_settings();
+    // Others now see an owner that is not the recorded supervisor: a stop.
+    if let Some(state) = &found.state {
+        let mut stopping = state.clone();
+        stopping.phase = crate::state::Phase::Stopping;
+        let _ = stopping.save(&found.files.state_json());
+    }
     let mut result = Stopped::AlreadyStopped;
     if let Some(init) = found
         .state

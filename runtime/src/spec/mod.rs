@@ -23,7 +23,7 @@ pub enum SpecError {
     Build(#[from] oci_spec::OciSpecError),
     #[error("the spec has no {0}")]
     Missing(&'static str),
-    #[error("the spec's annotation {key} is invalid: {value:?}")]
+    #[error("the spec's annotation {key} is invalid: `{value}`")]
     BadAnnotation { key: &'static str, value: String },
     #[error("cannot encode the spec: {0}")]
     Json(#[from] serde_json::Error),

@@ -93,9 +93,13 @@ struct Boot {
 }
 
 struct StopInProgress {
+    /// Before the kill: when to kill. After it: when to stop waiting for the
+    /// killed tasks and answer the waiters with a failure.
     deadline: Instant,
     waiters: Vec<UnixStream>,
     escalated: bool,
+    /// The waiters were told that tasks outlived the kill.
+    reported_stuck: bool,
 }
 
 pub struct Supervisor {
@@ -114,6 +118,8 @@ pub struct Supervisor {
     clients: Vec<UnixStream>,
     stop: Option<StopInProgress>,
     helpers: Vec<i32>,
+    /// Leave the final "stopped" line out (a failed foreground start).
+    quiet: bool,
 }
 
 fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SupervisorError {
@@ -124,16 +130,25 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Superviso
 /// Runs a container until it stops for good; returns the exit code of
 /// `vroot start --foreground` (0 on poweroff, 128+signal on a crash).
 pub fn run(spec: Spec, paths: HostPaths, owner_lock: HeldLock, reporter: Reporter) -> i32 {
+    let name = RuntimeSettings::from_spec(&spec)
+        .map(|settings| settings.name)
+        .unwrap_or_default();
+    // In the foreground the reporter's one line is the whole story on stderr;
+    // in the background the log keeps it too.
+    let foreground = matches!(reporter, Reporter::Stderr);
     let mut supervisor = match Supervisor::prepare(spec, paths, owner_lock) {
         Ok(supervisor) => supervisor,
         Err((error, files, state_root)) => {
             let _ = teardown::remove_state_dir(&state_root, &files);
-            reporter.send(Err(error.to_string()));
+            reporter.send(Err(format!("container {name}: {error}")));
             return 1;
         }
     };
     if let Err(error) = supervisor.boot() {
-        supervisor.log(&format!("start failed: {error}"));
+        if !foreground {
+            supervisor.log(&format!("start failed: {error}"));
+        }
+        supervisor.quiet = foreground;
         let _ = supervisor.finish(1);
         reporter.send(Err(format!(
             "container {}: {error}",
@@ -225,6 +240,7 @@ impl Supervisor {
             clients: Vec::new(),
             stop: None,
             helpers: Vec::new(),
+            quiet: false,
         })
     }
 
@@ -296,7 +312,7 @@ impl Supervisor {
             let timeout_ms = self
                 .stop
                 .as_ref()
-                .filter(|stop| !stop.escalated)
+                .filter(|stop| !stop.reported_stuck)
                 .map(|stop| {
                     stop.deadline
                         .saturating_duration_since(Instant::now())
@@ -310,12 +326,15 @@ impl Supervisor {
             if ready < 0 {
                 continue;
             }
-            if self
+            let due = self
                 .stop
                 .as_ref()
-                .is_some_and(|stop| !stop.escalated && Instant::now() >= stop.deadline)
-            {
-                self.escalate("the stop timeout passed");
+                .filter(|stop| !stop.reported_stuck && Instant::now() >= stop.deadline)
+                .map(|stop| stop.escalated);
+            match due {
+                Some(false) => self.escalate("the stop timeout passed"),
+                Some(true) => self.report_stuck(),
+                None => {}
             }
             let readable = |index: usize| fds.get(index).is_some_and(|fd| fd.revents != 0);
             if readable(0) {
@@ -410,6 +429,10 @@ impl Supervisor {
     fn begin_stop(&mut self, timeout: Duration, kill: bool, waiter: Option<UnixStream>) {
         if let Some(stop) = self.stop.as_mut() {
             stop.waiters.extend(waiter);
+            // A later, shorter stop request shortens the wait.
+            if !stop.escalated {
+                stop.deadline = stop.deadline.min(Instant::now() + timeout);
+            }
             if kill {
                 self.escalate("a kill was requested");
             }
@@ -421,6 +444,7 @@ impl Supervisor {
             deadline: Instant::now() + timeout,
             waiters: waiter.into_iter().collect(),
             escalated: false,
+            reported_stuck: false,
         });
         let Some(boot) = &self.boot else { return };
         if kill {
@@ -445,11 +469,35 @@ impl Supervisor {
     fn escalate(&mut self, reason: &str) {
         if let Some(stop) = self.stop.as_mut() {
             stop.escalated = true;
+            stop.deadline = Instant::now() + teardown::KILL_GRACE;
         }
         self.log(&format!("{reason}: killing every process in the container"));
         if let Err(error) = self.cgroup.kill_all() {
             self.log(&format!("cannot kill the container's cgroup: {error}"));
         }
+    }
+
+    /// Killed tasks that do not go are stuck in uninterruptible I/O (hung
+    /// storage): say so to the waiting `stop`s instead of leaving them hanging.
+    /// The supervisor keeps waiting for the init.
+    fn report_stuck(&mut self) {
+        let Some(stop) = self.stop.as_mut() else {
+            return;
+        };
+        stop.reported_stuck = true;
+        let message = format!(
+            "processes are left in the container {}s after the kill (stuck in uninterruptible I/O, e.g. on hung storage?); the supervisor keeps waiting",
+            teardown::KILL_GRACE.as_secs()
+        );
+        let reply = Reply {
+            ok: false,
+            error: Some(message.clone()),
+            escalated: true,
+        };
+        for waiter in stop.waiters.drain(..) {
+            let _ = (&waiter).write_all(&control::encode(&reply));
+        }
+        self.log(&message);
     }
 
     fn pump_console(&mut self) {
@@ -551,7 +599,9 @@ impl Supervisor {
                 )
             }
         };
-        self.log(&format!("stopped (exit code {exit_code})"));
+        if !self.quiet {
+            self.log(&format!("stopped (exit code {exit_code})"));
+        }
         for waiter in self
             .stop
             .take()
