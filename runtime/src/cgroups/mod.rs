@@ -195,7 +195,7 @@ impl ContainerCgroup {
             let mut attempts = 0;
             loop {
                 match make_path(&mount, &self.relative.join(PAYLOAD), cpuset) {
-                    Err(CgroupError::Create { source, .. })
+                    Err(CgroupError::Create { source, .. } | CgroupError::Write { source, .. })
                         if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
                     {
                         attempts += 1
