@@ -103,6 +103,24 @@ impl Host {
         }
     }
 
+    /// A copy of `root` of this test's own, to plant things in.
+    pub fn private_copy(&self, root: &Path, name: &str) -> PathBuf {
+        let copy = self.dir.join(name);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(root)
+            .arg(&copy)
+            .status()
+            .expect("run cp");
+        assert!(
+            status.success(),
+            "cannot copy {} to {}",
+            root.display(),
+            copy.display()
+        );
+        copy
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir.join("run")
     }

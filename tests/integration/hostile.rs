@@ -2,7 +2,6 @@
 //! never steer vroot's own host-side actions.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::harness::*;
 
@@ -73,14 +72,7 @@ fn a_symlinked_mount_point_in_the_shared_root_stays_inside_it() {
         std::path::PathBuf::from(format!("/var/tmp/vroot-it-hostile-{}", std::process::id()));
     std::fs::create_dir_all(host_dir.join("sys")).unwrap();
     std::fs::write(host_dir.join("sys/host-marker"), b"host\n").unwrap();
-    let root = host.dir.join("evil-root");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(busybox_root())
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    let root = host.private_copy(&busybox_root(), "evil-root");
     std::fs::remove_dir(root.join("proc")).unwrap();
     let inside = root.join(host_dir.strip_prefix("/").unwrap());
     std::fs::create_dir_all(&inside).unwrap();

@@ -1,21 +1,12 @@
 //! `vroot lint` on a copy of a shared root: quiet when clean, and finds a
 //! filled machine-id, an ssh host key and a DHCP lease when they are planted.
 
-use std::process::Command;
-
 use crate::harness::*;
 
 #[test]
 fn lint_is_quiet_on_a_clean_root_and_finds_planted_problems() {
     let host = Host::new("lint");
-    let root = host.dir.join("root-copy");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(busybox_root())
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    let root = host.private_copy(&busybox_root(), "root-copy");
     host.config("linted", &root, "hostname = \"lint-node\"");
 
     let clean = host.vroot(&["lint", "linted"]);
