@@ -94,3 +94,58 @@ fn a_symlinked_mount_point_in_the_shared_root_stays_inside_it() {
     assert!(Path::new(&host_dir.join("sys/host-marker")).exists());
     std::fs::remove_dir_all(&host_dir).unwrap();
 }
+
+/// openat2(RESOLVE_IN_ROOT) fails with EAGAIN when a `..` on the way races a
+/// mount anywhere on the host; busybox's /sbin/init is `../bin/busybox`. A
+/// busy host (containers starting) must not make resolution fail.
+#[test]
+fn resolution_through_dotdot_survives_concurrent_mounts() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let host = Host::new("resolve-race");
+    let scratch = host.dir.join("churn");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        let target = std::ffi::CString::new(scratch.to_str().unwrap()).unwrap();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: mount and umount a tmpfs on our own scratch directory.
+                unsafe {
+                    libc::mount(
+                        c"tmpfs".as_ptr(),
+                        target.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    );
+                    libc::umount2(target.as_ptr(), 0);
+                }
+            }
+        })
+    };
+    let root = busybox_root();
+    let root_path = std::ffi::CString::new(root.to_str().unwrap()).unwrap();
+    // SAFETY: open a directory fd we own.
+    let root_fd = unsafe {
+        OwnedFd::from_raw_fd(libc::open(
+            root_path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        ))
+    };
+    let mut failures = 0;
+    for _ in 0..20_000 {
+        if vroot_runtime::container::open_in_root(&root_fd, Path::new("/sbin/init"), 0).is_err() {
+            failures += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    assert_eq!(
+        failures, 0,
+        "{failures} of 20000 resolutions failed while mounts happened"
+    );
+}
