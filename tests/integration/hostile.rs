@@ -14,8 +14,10 @@ fn a_planted_initctl_symlink_cannot_make_stop_write_a_host_file() {
     host.config("evil-initctl", &root, "stop_timeout = 2");
     host.ok(&["start", "evil-initctl"]);
     // Root inside replaces its FIFO with a symlink to a path that exists on the host.
+    // SysVinit re-creates its FIFO when it finds it gone: retry until the
+    // symlink wins, then make sure it is there.
     let plant = format!(
-        "rm -f /run/initctl && ln -s {} /run/initctl",
+        "for i in $(seq 50); do rm -f /run/initctl; ln -s {} /run/initctl 2>/dev/null && break; sleep 0.02; done; test -L /run/initctl",
         victim.display()
     );
     host.exec_ok("evil-initctl", &["sh", "-c", &plant]);
