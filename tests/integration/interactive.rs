@@ -112,31 +112,47 @@ fn console_shows_console_output_and_detaches_on_ctrl_bracket() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The client says it is connected once the supervisor has answered the
+    // attach: from then on, console output reaches it.
+    let mut stderr_reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut connected = String::new();
+    std::io::BufRead::read_line(&mut stderr_reader, &mut connected).unwrap();
+    assert!(connected.contains("Press Ctrl-] to detach"), "{connected}");
     host.exec_ok(
         "con",
         &["sh", "-c", "echo hello-from-the-console > /dev/console"],
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // Output on stdout (read by a thread, so that a missing line fails the
+    // test instead of hanging it), then the escape key.
+    let mut stdout_reader = child.stdout.take().unwrap();
+    let (chunks, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(read) = stdout_reader.read(&mut buffer) {
+            if read == 0
+                || chunks
+                    .send(String::from_utf8_lossy(&buffer[..read]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut stdout = String::new();
+    while !stdout.contains("hello-from-the-console") {
+        match received.recv_timeout(Duration::from_secs(10)) {
+            Ok(chunk) => stdout.push_str(&chunk),
+            Err(_) => break,
+        }
+    }
     stdin.write_all(&[0x1d]).unwrap();
     let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    reader.join().unwrap();
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    stderr_reader.read_to_string(&mut stderr).unwrap();
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("hello-from-the-console"), "{stdout:?}");
-    assert!(stderr.contains("Press Ctrl-] to detach"), "{stderr}");
+    assert!(stderr.contains("Detached from the console"), "{stderr}");
     // The console is also kept in the host-local log.
     let log = std::fs::read_to_string(host.dir.join("log/con.console")).unwrap();
     assert!(log.contains("hello-from-the-console"));
