@@ -152,7 +152,13 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             Ok(ExitCode::from(if running { 0 } else { EXIT_NOT_RUNNING }))
         }
         Command::List { json } => {
-            output::print_list(&lifecycle::inspect::list(paths), json)?;
+            let (statuses, errors): (Vec<_>, Vec<_>) = lifecycle::inspect::list(paths)
+                .into_iter()
+                .partition(Result::is_ok);
+            output::print_list(&statuses.into_iter().flatten().collect::<Vec<_>>(), json)?;
+            for error in errors.into_iter().filter_map(Result::err) {
+                eprintln!("vroot: {error}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec { name, command } => match lifecycle::exec::exec(paths, &name, &command) {

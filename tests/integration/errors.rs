@@ -187,3 +187,24 @@ fn a_restart_with_a_broken_config_keeps_the_container_running() {
     host.ok(&["stop", "keep"]);
     host.assert_nothing_left("keep", &root);
 }
+
+#[test]
+fn list_shows_a_container_whose_state_cannot_be_read() {
+    let host = Host::new("list-broken");
+    host.config("fine", &busybox_root(), "");
+    let broken = host.state_dir().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("state.json"), b"{ not json").unwrap();
+    let output = host.vroot(&["list"]);
+    assert!(output.status.success());
+    assert!(
+        text(&output.stdout).contains("fine"),
+        "{}",
+        text(&output.stdout)
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("broken") && stderr.contains("is corrupt"),
+        "{stderr}"
+    );
+}

@@ -181,8 +181,9 @@ fn stopped(name: &str) -> Status {
     }
 }
 
-/// Every container with a config or a state directory, sorted by name.
-pub fn list(paths: &HostPaths) -> Vec<Status> {
+/// Every container with a config or a state directory, sorted by name; one
+/// whose state cannot be read is listed as the error that says why.
+pub fn list(paths: &HostPaths) -> Vec<Result<Status, LifecycleError>> {
     let mut names = std::collections::BTreeSet::new();
     let stems = |dir: &PathBuf, want_toml: bool| -> Vec<String> {
         std::fs::read_dir(dir)
@@ -211,6 +212,6 @@ pub fn list(paths: &HostPaths) -> Vec<Status> {
     names
         .into_iter()
         .filter(|name| validate_name(name).is_ok())
-        .filter_map(|name| status(paths, &name).ok())
+        .map(|name| status(paths, &name))
         .collect()
 }
