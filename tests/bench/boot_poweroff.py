@@ -249,19 +249,18 @@ def main():
         if not (debian / "sbin/init").exists():
             sh("bash", str(REPO / "examples/build-debian-root.sh"), str(debian))
         results, stops = systemd_boot(env, debian, args.systemd_runs)
-        print(f"\nSystemd root, start -> `systemctl is-system-running --wait` answers (median of {args.systemd_runs}):\n")
-        print("| tool | median | answers |")
-        print("|---|---|---|")
-        for name, runs in results.items():
-            if runs:
-                print(f"| {name} | {statistics.median(r[0] for r in runs):.0f} ms | {', '.join(sorted(set(r[1] for r in runs)))} |")
-        print(f"\nSystemd root, graceful stop: `vroot stop` returns / nspawn exits after SIGRTMIN+4 (median of {args.systemd_runs}):\n")
-        print("| tool | median | how |")
-        print("|---|---|---|")
-        for name, runs in stops.items():
-            if runs:
-                print(f"| {name} | {statistics.median(r[0] for r in runs):.0f} ms | {', '.join(sorted(set(r[1] for r in runs)))} |")
+        print_runs(f"Systemd root, start -> `systemctl is-system-running --wait` answers (median of {args.systemd_runs})", "answers", results)
+        print_runs(f"Systemd root, graceful stop: `vroot stop` returns / nspawn exits after SIGRTMIN+4 (median of {args.systemd_runs})", "how", stops)
 
+
+def print_runs(title, outcome, runs_by_tool):
+    """A Markdown table of (milliseconds, outcome) runs per tool: median and outcomes seen."""
+    print(f"\n{title}:\n")
+    print(f"| tool | median | {outcome} |")
+    print("|---|---|---|")
+    for name, runs in runs_by_tool.items():
+        if runs:
+            print(f"| {name} | {statistics.median(r[0] for r in runs):.0f} ms | {', '.join(sorted(set(r[1] for r in runs)))} |")
 
 def build_busybox_root():
     root = CACHE / "busybox"
