@@ -86,6 +86,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with a container's per-host layer (hostname, machine-id, network
+    /// config, ssh host keys, logs, … of this host).
+    Overlay {
+        #[command(subcommand)]
+        command: OverlayCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OverlayCommand {
+    /// Create and fill the per-host layer (start does this too).
+    Init { name: String },
+    /// Every per-host entry: its mode, how it is laid over the root, where
+    /// its content comes from and its state.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what a `gen` entry renders to on this host.
+    Render { name: String, path: String },
+    /// Compare two containers' per-host layers. Exit code: 0 same, 1 different.
+    Diff {
+        name: String,
+        other: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -195,13 +223,53 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             })
         }
         Command::Spec { name } => {
-            let config = ContainerConfig::load(&paths.config_dir, &name)?;
-            let host = nix::unistd::gethostname()?
-                .into_string()
-                .unwrap_or_default();
-            let spec = vroot_runtime::spec::render(&config, &host, &paths.host_layer_dir(&name))?;
-            println!("{}", vroot_runtime::spec::to_json(&spec)?);
+            let checked = lifecycle::start::check(paths, &name)?;
+            println!("{}", vroot_runtime::spec::to_json(&checked.spec)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Overlay { command } => run_overlay(command, paths),
+    }
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn run_overlay(command: OverlayCommand, paths: &HostPaths) -> Result<ExitCode> {
+    use vroot_runtime::host_layer;
+    let load = |name: &str| ContainerConfig::load(&paths.config_dir, name);
+    match command {
+        OverlayCommand::Init { name } => {
+            let config = load(&name)?;
+            let actions = host_layer::init(&config, paths, &host_name())?;
+            output::print_actions(
+                &name,
+                &host_layer::layer_paths(&config, paths).dir,
+                &actions,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OverlayCommand::Status { name, json } => {
+            let status = host_layer::status(&load(&name)?, paths, &host_name())?;
+            output::print_layer_status(&status, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        OverlayCommand::Render { name, path } => {
+            let rendered = host_layer::render(&load(&name)?, &path, &host_name())?;
+            std::io::Write::write_all(&mut std::io::stdout(), &rendered)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        OverlayCommand::Diff { name, other, json } => {
+            let differences = host_layer::diff(&load(&name)?, &load(&other)?, paths)?;
+            output::print_differences(&name, &other, &differences, json)?;
+            Ok(if differences.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -1,7 +1,12 @@
 //! What `vroot` prints: results on stdout, one line per fact, or JSON.
 
 use anyhow::Result;
+use vroot_overlays::config::LayerMode;
+use vroot_overlays::diff::{Change, Difference};
 use vroot_overlays::lint::Finding;
+use vroot_overlays::plan::Placement;
+use vroot_overlays::prepare::Action;
+use vroot_overlays::status::{LayerStatus, State};
 use vroot_runtime::lifecycle::inspect::{RunState, Status};
 use vroot_runtime::lifecycle::stop::Stopped;
 
@@ -80,6 +85,105 @@ pub fn print_findings(name: &str, findings: &[Finding], json: bool) -> Result<()
     match findings.len() {
         0 => println!("{name}: the shared root holds no host-unique content"),
         count => println!("{name}: {count} finding(s)"),
+    }
+    Ok(())
+}
+
+pub fn print_actions(name: &str, layer: &std::path::Path, actions: &[Action]) {
+    for action in actions {
+        println!("{}: {}", action.path, action.what);
+    }
+    println!(
+        "{name}: per-host layer {} ready ({} change{})",
+        layer.display(),
+        actions.len(),
+        if actions.len() == 1 { "" } else { "s" }
+    );
+}
+
+fn state_text(state: State) -> &'static str {
+    match state {
+        State::Ok => "ok",
+        State::Missing => "missing (made at the next start)",
+        State::Outdated => "outdated",
+        State::TemplateMissing => "TEMPLATE MISSING",
+        State::SeedChanged => "SHARED ORIGINAL CHANGED",
+        State::Skipped => "skipped",
+    }
+}
+
+pub fn print_layer_status(status: &LayerStatus, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(status)?);
+        return Ok(());
+    }
+    let mode = match status.mode {
+        LayerMode::Bind => "bind",
+        LayerMode::Overlayfs => "overlayfs",
+    };
+    println!(
+        "layer {} (mode {mode}){}",
+        status.layer.display(),
+        if status.exists {
+            ""
+        } else {
+            ", not created yet"
+        }
+    );
+    let width = status
+        .entries
+        .iter()
+        .map(|entry| entry.path.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:width$}  {:6}  {:24}  {:32}  STATE",
+        "PATH", "MODE", "HOW", "SOURCE"
+    );
+    for entry in &status.entries {
+        let how = match &entry.placement {
+            Placement::Skipped { .. } => "skipped".to_string(),
+            other => other.describe(),
+        };
+        println!(
+            "{:width$}  {:6}  {:24}  {:32}  {}",
+            entry.path,
+            entry.mode.to_string(),
+            how,
+            entry.source,
+            state_text(entry.state)
+        );
+        if let Some(note) = &entry.note {
+            println!("{:width$}    └ {note}", "");
+        }
+    }
+    for path in &status.undeclared {
+        println!("written here, not declared (stays on this host): {path}");
+    }
+    for path in &status.shared_written {
+        println!("SHARED PATH WRITTEN on this host (the others do not see it): {path}");
+    }
+    Ok(())
+}
+
+pub fn print_differences(
+    name: &str,
+    other: &str,
+    differences: &[Difference],
+    json: bool,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(differences)?);
+        return Ok(());
+    }
+    for difference in differences {
+        let change = match difference.change {
+            Change::OnlyInFirst => format!("only in {name}"),
+            Change::OnlyInSecond => format!("only in {other}"),
+            change => change.describe().to_string(),
+        };
+        println!("{}: {change}", difference.path);
     }
     Ok(())
 }

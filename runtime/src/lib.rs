@@ -12,6 +12,7 @@ pub mod config;
 pub mod container;
 pub mod flavour;
 pub mod host_facts;
+pub mod host_layer;
 pub mod init_end;
 pub mod lifecycle;
 pub mod lock;

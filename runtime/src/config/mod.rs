@@ -38,6 +38,11 @@ pub enum ConfigError {
         field: &'static str,
         reason: String,
     },
+    #[error("{path}: {source}")]
+    Overlay {
+        path: PathBuf,
+        source: vroot_overlays::config::OverlayConfigError,
+    },
 }
 
 /// What a reboot typed inside the container does.
@@ -86,6 +91,7 @@ pub struct ContainerConfig {
     pub on_reboot: OnReboot,
     pub limits: Limits,
     pub network: NetworkMode,
+    pub overlay: vroot_overlays::config::OverlayConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +110,7 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     network: FileNetwork,
+    overlay: Option<vroot_overlays::config::FileOverlay>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +252,16 @@ impl ContainerConfig {
             }
         };
 
+        let config_dir = path.parent().unwrap_or(Path::new("/"));
+        let overlay = file
+            .overlay
+            .unwrap_or_default()
+            .validate(config_dir)
+            .map_err(|source| ConfigError::Overlay {
+                path: path.to_path_buf(),
+                source,
+            })?;
+
         Ok(ContainerConfig {
             name: name.to_string(),
             source: path.to_path_buf(),
@@ -260,6 +277,7 @@ impl ContainerConfig {
                 pids,
             },
             network: file.network.mode,
+            overlay,
         })
     }
 }

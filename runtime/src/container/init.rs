@@ -25,7 +25,7 @@ pub fn run(
     // The mount tree is built while the supervisor moves this process into
     // the container's cgroup: that move waits for an RCU grace period
     // (milliseconds), and nothing before the cgroup namespace depends on it.
-    let root = rootfs::bind_root(&plan.root)?;
+    let root = rootfs::bind_root(plan)?;
     let mounted = rootfs::mount_spec_entries(plan, &root)?;
     if mounted
         .iter()

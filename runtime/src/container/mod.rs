@@ -98,6 +98,12 @@ pub struct InitPlan {
     pub clone_flags: u64,
     pub cgroup_layout: CgroupLayout,
     pub boot_id: String,
+    /// The per-host layer's `root/`: sources of mounts marked
+    /// [`crate::spec::LAYER_MOUNT`] are opened beneath it.
+    pub layer_root: Option<PathBuf>,
+    /// `overlayfs` mode: the overlay that becomes the root, lower being the
+    /// shared root.
+    pub root_overlay: Option<PlannedMount>,
 }
 
 impl InitPlan {
@@ -122,7 +128,7 @@ impl InitPlan {
                 _ => 0,
             } as u64;
         }
-        let mounts = spec
+        let (root_overlay, mounts): (Vec<PlannedMount>, Vec<PlannedMount>) = spec
             .mounts()
             .clone()
             .unwrap_or_default()
@@ -133,7 +139,7 @@ impl InitPlan {
                 source: m.source().clone(),
                 options: m.options().clone().unwrap_or_default(),
             })
-            .collect();
+            .partition(|m| m.destination == std::path::Path::new("/"));
         let devices = linux
             .devices()
             .clone()
@@ -167,6 +173,8 @@ impl InitPlan {
             clone_flags,
             cgroup_layout,
             boot_id: random_uuid(),
+            layer_root: settings.layer_root,
+            root_overlay: root_overlay.into_iter().next(),
         })
     }
 }

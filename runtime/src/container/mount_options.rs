@@ -7,15 +7,21 @@ pub struct MountOptions {
     pub flags: MsFlags,
     pub data: String,
     pub bind: bool,
-    /// Skip the mount when the target does not exist in the root.
-    pub optional: bool,
+    /// Sources lie in the per-host layer and are opened beneath it.
+    pub in_layer: bool,
+    /// overlayfs `upperdir=` and `workdir=`, kept apart from the data: the
+    /// init passes the directories to the kernel as opened fds.
+    pub upperdir: Option<std::path::PathBuf>,
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 pub fn parse(options: &[String]) -> MountOptions {
     let mut flags = MsFlags::empty();
     let mut data = Vec::new();
     let mut bind = false;
-    let mut optional = false;
+    let mut in_layer = false;
+    let mut upperdir = None;
+    let mut workdir = None;
     for option in options {
         match option.as_str() {
             "ro" => flags |= MsFlags::MS_RDONLY,
@@ -33,15 +39,25 @@ pub fn parse(options: &[String]) -> MountOptions {
                 bind = true;
                 flags |= MsFlags::MS_REC;
             }
-            crate::spec::OPTIONAL_MOUNT => optional = true,
-            other => data.push(other),
+            crate::spec::LAYER_MOUNT => in_layer = true,
+            other => {
+                if let Some(dir) = other.strip_prefix("upperdir=") {
+                    upperdir = Some(dir.into());
+                } else if let Some(dir) = other.strip_prefix("workdir=") {
+                    workdir = Some(dir.into());
+                } else {
+                    data.push(other)
+                }
+            }
         }
     }
     MountOptions {
         flags,
         data: data.join(","),
         bind,
-        optional,
+        in_layer,
+        upperdir,
+        workdir,
     }
 }
 

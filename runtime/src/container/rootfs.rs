@@ -63,6 +63,9 @@ fn bind_then_remount(
         None::<&str>,
     )
     .map_err(|e| mount_error("bind", destination, e))?;
+    if flags.is_empty() {
+        return Ok(());
+    }
     let bound = open_existing(root, destination)?.ok_or(InitError::Path {
         path: destination.to_path_buf(),
         source: nix::Error::ENOENT,
@@ -77,9 +80,57 @@ fn bind_then_remount(
     .map_err(|e| mount_error("remount", destination, e))
 }
 
+fn open_dir(path: &Path) -> Result<OwnedFd, InitError> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|source| InitError::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Mounts an overlayfs on `target`, its layers given to the kernel as
+/// opened fds: no path the container could have changed is looked up again,
+/// and no option string has to escape commas or colons.
+fn mount_overlay(
+    lower: &OwnedFd,
+    upper: &OwnedFd,
+    work: &OwnedFd,
+    target: &Path,
+    shown_as: &Path,
+    extra: &str,
+) -> Result<(), InitError> {
+    let mut data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        fd_path(lower).display(),
+        fd_path(upper).display(),
+        fd_path(work).display()
+    );
+    if !extra.is_empty() {
+        data.push(',');
+        data.push_str(extra);
+    }
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|source| mount_error("overlay", shown_as, source))
+}
+
 /// Cuts propagation to and from the host, then makes the root a mount of its
 /// own (non-recursive: host mounts below the root directory stay outside).
-pub fn bind_root(root: &Path) -> Result<OwnedFd, InitError> {
+/// In `overlayfs` mode that mount is an overlay with the shared root as its
+/// read-only lower layer and the per-host layer as its upper.
+pub fn bind_root(plan: &InitPlan) -> Result<OwnedFd, InitError> {
+    let root = plan.root.as_path();
     mount(
         None::<&str>,
         "/",
@@ -88,14 +139,34 @@ pub fn bind_root(root: &Path) -> Result<OwnedFd, InitError> {
         None::<&str>,
     )
     .map_err(|source| mount_error("make / private", Path::new("/"), source))?;
-    mount(
-        Some(root),
-        root,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|source| mount_error("bind the root", root, source))?;
+    match &plan.root_overlay {
+        Some(overlay) => {
+            let options = mount_options::parse(&overlay.options);
+            let (Some(upper), Some(work)) = (&options.upperdir, &options.workdir) else {
+                return Err(InitError::Path {
+                    path: "/".into(),
+                    source: nix::Error::EINVAL,
+                });
+            };
+            let lower = open_dir(root)?;
+            mount_overlay(
+                &lower,
+                &open_dir(upper)?,
+                &open_dir(work)?,
+                root,
+                root,
+                &options.data,
+            )?;
+        }
+        None => mount(
+            Some(root),
+            root,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|source| mount_error("bind the root", root, source))?,
+    }
     let fd = nix::fcntl::open(
         root,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -109,34 +180,92 @@ pub fn bind_root(root: &Path) -> Result<OwnedFd, InitError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A source inside the per-host layer, opened beneath its `root/`: the
+/// container writes there, and a symlink it planted must not lead the bind
+/// (made by host root, before the switch) to a host path.
+fn open_in_layer(
+    layer: Option<&OwnedFd>,
+    plan: &InitPlan,
+    source: &Path,
+) -> Result<OwnedFd, InitError> {
+    let (Some(layer), Some(layer_root)) = (layer, &plan.layer_root) else {
+        return Err(InitError::Path {
+            path: source.to_path_buf(),
+            source: nix::Error::EINVAL,
+        });
+    };
+    let inside = source
+        .strip_prefix(layer_root)
+        .map_err(|_| InitError::Path {
+            path: source.to_path_buf(),
+            source: nix::Error::EXDEV,
+        })?;
+    open_in_root(layer, inside, 0).map_err(|error| InitError::Path {
+        path: source.to_path_buf(),
+        source: error,
+    })
+}
+
 /// Mounts every entry of the spec, in order, inside the root. Returns the
-/// destinations actually mounted (optional ones may be skipped).
+/// destinations mounted.
 pub fn mount_spec_entries(
     plan: &InitPlan,
     root: &OwnedFd,
 ) -> Result<Vec<std::path::PathBuf>, InitError> {
+    let layer = plan.layer_root.as_deref().map(open_dir).transpose()?;
     let mut mounted = Vec::new();
     for entry in &plan.mounts {
         let options = mount_options::parse(&entry.options);
-        if options.optional && open_existing(root, &entry.destination)?.is_none() {
-            continue;
-        }
         if entry.typ == "cgroup" {
             continue;
         }
         mounted.push(entry.destination.clone());
-        let is_file_bind = options.bind && entry.source.as_ref().is_some_and(|s| !s.is_dir());
+        let layer_source = match (&entry.source, options.in_layer && options.bind) {
+            (Some(source), true) => Some(open_in_layer(layer.as_ref(), plan, source)?),
+            _ => None,
+        };
+        let source_is_dir = |fd: &OwnedFd| {
+            nix::sys::stat::fstat(fd.as_raw_fd())
+                .is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        };
+        let is_file_bind = options.bind
+            && match &layer_source {
+                Some(fd) => !source_is_dir(fd),
+                None => entry.source.as_ref().is_some_and(|s| !s.is_dir()),
+            };
         let target_fd = mount_target(root, &plan.root, &entry.destination, !is_file_bind)?;
         let target = fd_path(&target_fd);
         if options.bind {
-            let source = entry.source.as_deref().unwrap_or(Path::new("none"));
+            let source = match &layer_source {
+                Some(fd) => fd_path(fd),
+                None => entry
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("none")),
+            };
             let recursive = options.flags.contains(MsFlags::MS_REC);
             bind_then_remount(
                 root,
-                source,
+                &source,
                 &entry.destination,
                 recursive,
                 options.flags & !MsFlags::MS_REC,
+            )?;
+        } else if entry.typ == "overlay" {
+            let (Some(upper), Some(work)) = (&options.upperdir, &options.workdir) else {
+                return Err(InitError::Path {
+                    path: entry.destination.clone(),
+                    source: nix::Error::EINVAL,
+                });
+            };
+            let upper = open_in_layer(layer.as_ref(), plan, upper)?;
+            mount_overlay(
+                &target_fd,
+                &upper,
+                &open_dir(work)?,
+                &target,
+                &entry.destination,
+                &options.data,
             )?;
         } else {
             let source = entry

@@ -8,6 +8,8 @@ use crate::config::ConfigError;
 pub enum LifecycleError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Layer(#[from] crate::host_layer::LayerError),
     #[error("unknown container `{name}`: no {config} and no running instance")]
     UnknownContainer { name: String, config: PathBuf },
     #[error("container {name} is already {what}")]

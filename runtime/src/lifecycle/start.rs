@@ -10,11 +10,14 @@ use super::inspect::{check_name, find};
 use super::{teardown, LifecycleError};
 use crate::cgroups::ContainerCgroup;
 use crate::config::ContainerConfig;
+use crate::host_layer;
 use crate::lock::{self, HeldLock};
 use crate::paths::HostPaths;
-use crate::spec::{self, RuntimeSettings};
+use crate::spec;
 use crate::state::Phase;
 use crate::supervisor::{self, Reporter, SETUP_TIMEOUT};
+use vroot_overlays::layout::LayerPaths;
+use vroot_overlays::plan::Plan;
 
 pub enum Started {
     /// The supervisor runs in the background; the init runs.
@@ -23,71 +26,116 @@ pub enum Started {
     Foreground { exit_code: i32 },
 }
 
-/// Everything `start` checks before it makes anything: the config, the spec
-/// and the root. `restart` runs it before stopping, so that a broken config
-/// does not leave the container down.
-pub fn check(
-    paths: &HostPaths,
-    name: &str,
-) -> Result<(ContainerConfig, oci_spec::runtime::Spec), LifecycleError> {
+/// What `start` has checked and decided before it makes anything.
+pub struct Checked {
+    pub config: ContainerConfig,
+    pub spec: oci_spec::runtime::Spec,
+    pub layer: LayerPaths,
+    pub plan: Plan,
+}
+
+/// Everything `start` checks before it makes anything: the config, the
+/// root, the per-host layer's place and plan, the spec. `restart` runs it
+/// before stopping, so that a broken config does not leave the container down.
+pub fn check(paths: &HostPaths, name: &str) -> Result<Checked, LifecycleError> {
     check_name(name)?;
     let config = ContainerConfig::load(&paths.config_dir, name)?;
-    let spec =
-        spec::render(&config, &host_name(), &paths.host_layer_dir(name)).map_err(|source| {
-            LifecycleError::Spec {
-                name: name.to_string(),
-                source,
-            }
-        })?;
     preflight(&config)?;
-    Ok((config, spec))
+    let (layer, plan) = host_layer::plan(&config, paths)?;
+    let spec = spec::render(&config, &host_name(), &layer, &plan).map_err(|source| {
+        LifecycleError::Spec {
+            name: name.to_string(),
+            source,
+        }
+    })?;
+    Ok(Checked {
+        config,
+        spec,
+        layer,
+        plan,
+    })
 }
 
 pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started, LifecycleError> {
-    let (_config, spec) = check(paths, name)?;
-    let host_layer = paths.host_layer_dir(name);
-    write_identity(&host_layer, &spec).map_err(|source| LifecycleError::Io {
-        name: name.to_string(),
-        what: format!("write the identity files in {}", host_layer.display()),
-        source,
-    })?;
+    let checked = check(paths, name)?;
     let owner_lock = claim_state_dir(paths, name)?;
-    let spec_json = spec::to_json(&spec).map_err(|source| LifecycleError::Spec {
-        name: name.to_string(),
-        source,
-    })?;
     let files = crate::paths::StateFiles::new(&paths.container_state_dir(name));
-    if let Err(source) = crate::state::write_atomic(&files.spec_json(), spec_json.as_bytes()) {
+    let abandon = |error: LifecycleError| {
         let _ = teardown::remove_state_dir(&paths.state_dir, &files);
-        return Err(LifecycleError::State {
+        error
+    };
+    let layer_lock = fill_layer(&checked).map_err(abandon)?;
+    let spec_json = spec::to_json(&checked.spec).map_err(|source| {
+        abandon(LifecycleError::Spec {
             name: name.to_string(),
             source,
-        });
+        })
+    })?;
+    if let Err(source) = crate::state::write_atomic(&files.spec_json(), spec_json.as_bytes()) {
+        return Err(abandon(LifecycleError::State {
+            name: name.to_string(),
+            source,
+        }));
     }
     if foreground {
-        let exit_code = supervisor::run(spec, paths.clone(), owner_lock, Reporter::Stderr);
+        let exit_code = supervisor::run(
+            checked.spec,
+            paths.clone(),
+            owner_lock,
+            layer_lock,
+            Reporter::Stderr,
+        );
         return Ok(Started::Foreground { exit_code });
     }
-    start_in_background(paths, name, spec, owner_lock)
+    start_in_background(paths, name, checked.spec, owner_lock, layer_lock)
 }
 
-/// Writes the per-host identity files the spec binds over the root's own.
-fn write_identity(host_layer: &Path, spec: &oci_spec::runtime::Spec) -> std::io::Result<()> {
-    let settings = RuntimeSettings::from_spec(spec)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-    std::fs::create_dir_all(host_layer)?;
-    for (file, content) in [
-        ("machine-id", &settings.machine_id),
-        ("hostname", &settings.hostname),
-    ] {
-        let path = host_layer.join(file);
-        let wanted = format!("{content}\n");
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
-            crate::state::write_durable(&path, wanted.as_bytes())
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+/// Takes the per-host layer for this run and fills it. A layer this start
+/// created is removed again if filling it fails: nothing half-made is left.
+fn fill_layer(checked: &Checked) -> Result<HeldLock, LifecycleError> {
+    let name = &checked.config.name;
+    let layer_dir = &checked.layer.dir;
+    let created = !layer_dir.exists();
+    let io = |what: String| {
+        move |source| LifecycleError::Io {
+            name: name.to_string(),
+            what,
+            source,
         }
-    }
-    Ok(())
+    };
+    std::fs::create_dir_all(layer_dir).map_err(io(format!("create {}", layer_dir.display())))?;
+    let discard = |error: LifecycleError| {
+        if created {
+            let _ = std::fs::remove_dir_all(layer_dir);
+        }
+        error
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(layer_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io(format!("restrict {}", layer_dir.display())))
+        .map_err(discard)?;
+    let lock = match lock::try_lock(&checked.layer.lock(), true) {
+        Ok(Some(held)) => held,
+        Ok(None) => {
+            return Err(discard(LifecycleError::Busy {
+                name: name.to_string(),
+                what: format!(
+                    "another container runs on its per-host layer {}",
+                    layer_dir.display()
+                ),
+            }))
+        }
+        Err(source) => {
+            return Err(discard(LifecycleError::Lock {
+                name: name.to_string(),
+                source,
+            }))
+        }
+    };
+    host_layer::prepare(&checked.config, &checked.layer, &checked.plan, &host_name())
+        .map_err(LifecycleError::from)
+        .map_err(discard)?;
+    Ok(lock)
 }
 
 /// Checks what can be checked before anything is made.
@@ -222,6 +270,7 @@ fn start_in_background(
     name: &str,
     spec: oci_spec::runtime::Spec,
     owner_lock: HeldLock,
+    layer_lock: HeldLock,
 ) -> Result<Started, LifecycleError> {
     let sys = |what: &'static str| {
         move |source| LifecycleError::Sys {
@@ -258,14 +307,16 @@ fn start_in_background(
                 spec,
                 paths.clone(),
                 owner_lock,
+                layer_lock,
                 Reporter::Pipe(report_write),
             );
             std::process::exit(exit_code);
         }
         _child => {
             drop(report_write);
-            // The supervisor holds the same lock through the inherited fd.
+            // The supervisor holds the same locks through the inherited fds.
             drop(owner_lock);
+            drop(layer_lock);
             read_report(name, report_read)
         }
     }

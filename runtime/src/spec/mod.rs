@@ -13,6 +13,9 @@ use oci_spec::runtime::{
 };
 use sha2::{Digest, Sha256};
 
+use vroot_overlays::layout::LayerPaths;
+use vroot_overlays::plan::{LayerMount, Plan};
+
 use crate::capabilities;
 use crate::config::{ContainerConfig, OnReboot};
 use crate::signal::RawSignal;
@@ -118,22 +121,69 @@ fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, SpecError> {
     Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
 }
 
-/// Files of the container's identity that vroot writes into the per-host
-/// layer and binds read-only over the root's own (when the root has them).
-/// systemd writes an empty `/etc/machine-id` back to disk, and a shared
-/// `/etc/hostname` would override the configured name on every node.
-pub const IDENTITY_FILES: &[&str] = &["machine-id", "hostname"];
+/// The mount option that marks a mount's sources as inside the per-host
+/// layer's `root/` (annotation [`ANNOTATION_LAYER`]): the init opens them
+/// beneath it, so a symlink the container planted there stays inside.
+pub const LAYER_MOUNT: &str = "x-vroot.layer";
 
-/// The mount option that skips a bind whose target the root does not have.
-pub const OPTIONAL_MOUNT: &str = "x-vroot.optional";
+/// The per-host layer's `root/` directory on the host.
+pub const ANNOTATION_LAYER: &str = "org.vroot.layer";
+
+/// The per-host layer's mounts, as spec entries: the root overlay (in
+/// `overlayfs` mode) first, at `/`, then the entries' mounts in order.
+fn layer_mounts(layer: &LayerPaths, plan: &Plan) -> Result<Vec<Mount>, SpecError> {
+    let host = |path: std::path::PathBuf| path.to_string_lossy().into_owned();
+    let mut mounts = Vec::new();
+    if let Some(work) = &plan.root_work {
+        mounts.push(mount(
+            "/",
+            "overlay",
+            "overlay",
+            &[
+                LAYER_MOUNT,
+                &format!("upperdir={}", host(layer.root())),
+                &format!("workdir={}", host(layer.work(work))),
+            ],
+        )?);
+    }
+    for planned in &plan.mounts {
+        mounts.push(match planned {
+            LayerMount::Bind { target, readonly } => {
+                let mut options = vec!["bind", LAYER_MOUNT];
+                if *readonly {
+                    options.push("ro");
+                }
+                mount(target, "bind", &host(layer.copy_of(target)), &options)?
+            }
+            LayerMount::ParentOverlay { target, work } => mount(
+                target,
+                "overlay",
+                "overlay",
+                &[
+                    LAYER_MOUNT,
+                    &format!("upperdir={}", host(layer.copy_of(target))),
+                    &format!("workdir={}", host(layer.work(work))),
+                ],
+            )?,
+            LayerMount::Tmpfs { target, mode } => mount(
+                target,
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "nodev", &format!("mode={mode:o}")],
+            )?,
+        });
+    }
+    Ok(mounts)
+}
 
 /// Renders the spec. `host_name` is the host's own hostname, which seeds the
-/// container's machine identity; `host_layer` is the container's per-host
-/// directory on this host.
+/// container's machine identity; `layer` and `plan` are the container's
+/// per-host layer on this host and how it is laid over the root.
 pub fn render(
     config: &ContainerConfig,
     host_name: &str,
-    host_layer: &std::path::Path,
+    layer: &LayerPaths,
+    plan: &Plan,
 ) -> Result<Spec, SpecError> {
     let machine_id = machine_id(host_name, &config.name);
     let env = vec![
@@ -208,15 +258,12 @@ pub fn render(
         )?,
         mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"])?,
     ];
-    for file in IDENTITY_FILES {
-        let source = host_layer.join(file);
-        mounts.push(mount(
-            &format!("/etc/{file}"),
-            "bind",
-            &source.to_string_lossy(),
-            &["bind", "ro", OPTIONAL_MOUNT],
-        )?);
-    }
+    let per_host = layer_mounts(layer, plan)?;
+    let (root_overlay, entries): (Vec<Mount>, Vec<Mount>) = per_host
+        .into_iter()
+        .partition(|m| m.destination() == std::path::Path::new("/"));
+    mounts.splice(0..0, root_overlay);
+    mounts.extend(entries);
 
     let devices = vec![
         char_device("/dev/null", 1, 3)?,
@@ -282,6 +329,10 @@ pub fn render(
         config.on_reboot.as_str().to_string(),
     );
     annotations.insert(ANNOTATION_MACHINE_ID.to_string(), machine_id);
+    annotations.insert(
+        ANNOTATION_LAYER.to_string(),
+        layer.root().to_string_lossy().into_owned(),
+    );
     if let Some(signal) = config.halt_signal {
         annotations.insert(ANNOTATION_HALT_SIGNAL.to_string(), signal.name());
     }
@@ -326,6 +377,8 @@ pub struct RuntimeSettings {
     pub halt_signal: Option<RawSignal>,
     pub on_reboot: OnReboot,
     pub machine_id: String,
+    /// The per-host layer's `root/` on the host.
+    pub layer_root: Option<PathBuf>,
 }
 
 impl RuntimeSettings {
@@ -395,6 +448,7 @@ impl RuntimeSettings {
             halt_signal,
             on_reboot,
             machine_id: required(ANNOTATION_MACHINE_ID)?,
+            layer_root: annotation(ANNOTATION_LAYER).map(PathBuf::from),
         })
     }
 }

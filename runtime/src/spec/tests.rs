@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use vroot_overlays::config::LayerMode;
 
 fn config(extra: &str) -> ContainerConfig {
     let text = format!("root = \"/vz/private/web\"\nhostname = \"node1\"\n{extra}");
@@ -21,7 +22,7 @@ fn env_value(spec: &Spec, key: &str) -> Option<String> {
 
 #[test]
 fn renders_the_system_container_shape() {
-    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
+    let spec = render_plain(&config(""), "host1").unwrap();
     assert_eq!(
         spec.root().as_ref().unwrap().path(),
         Path::new("/vz/private/web")
@@ -98,7 +99,7 @@ fn renders_the_system_container_shape() {
 
 #[test]
 fn environment_names_the_manager_and_identity() {
-    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
+    let spec = render_plain(&config(""), "host1").unwrap();
     assert_eq!(env_value(&spec, "container").as_deref(), Some("vroot"));
     let uuid = env_value(&spec, "container_uuid").unwrap();
     assert_eq!(uuid.len(), 36);
@@ -119,10 +120,9 @@ fn machine_id_is_stable_and_differs_per_host_and_container() {
 
 #[test]
 fn limits_become_resources() {
-    let spec = render(
+    let spec = render_plain(
         &config("[limits]\nmemory = \"512M\"\ncpus = 1.5\npids = 100\n"),
         "h",
-        Path::new("/l"),
     )
     .unwrap();
     let resources = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
@@ -139,7 +139,7 @@ fn limits_become_resources() {
 #[test]
 fn settings_round_trip_through_json() {
     let original = config("stop_timeout = 9\nhalt_signal = \"SIGRTMIN+3\"\non_reboot = \"stop\"\n");
-    let spec = render(&original, "host1", Path::new("/l")).unwrap();
+    let spec = render_plain(&original, "host1").unwrap();
     let reread = from_json(&to_json(&spec).unwrap()).unwrap();
     let settings = RuntimeSettings::from_spec(&reread).unwrap();
     assert_eq!(settings.name, "web");
@@ -153,25 +153,120 @@ fn settings_round_trip_through_json() {
     );
 }
 
+fn layer() -> LayerPaths {
+    LayerPaths::new(Path::new("/var/lib/vroot/hosts/web"))
+}
+
+fn plan(mode: LayerMode, mounts: Vec<LayerMount>) -> Plan {
+    Plan {
+        mode,
+        items: Vec::new(),
+        shared: Vec::new(),
+        mounts,
+        root_work: (mode == LayerMode::Overlayfs).then(|| "root".to_string()),
+    }
+}
+
+/// The spec with the identity binds every bind-mode container has.
+fn render_plain(config: &ContainerConfig, host: &str) -> Result<Spec, SpecError> {
+    let identity = ["/etc/hostname", "/etc/machine-id"].map(|target| LayerMount::Bind {
+        target: target.to_string(),
+        readonly: true,
+    });
+    render(
+        config,
+        host,
+        &layer(),
+        &plan(LayerMode::Bind, identity.to_vec()),
+    )
+}
+
+fn mount_at<'s>(spec: &'s Spec, destination: &str) -> &'s Mount {
+    spec.mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.destination() == Path::new(destination))
+        .unwrap_or_else(|| panic!("no mount at {destination}"))
+}
+
 #[test]
-fn identity_files_are_bound_read_only_from_the_host_layer() {
-    let spec = render(&config(""), "host1", Path::new("/var/lib/vroot/hosts/web")).unwrap();
+fn layer_binds_come_from_the_layer_root_marked_for_opening_beneath_it() {
+    let spec = render_plain(&config(""), "host1").unwrap();
     for file in ["machine-id", "hostname"] {
-        let destination = format!("/etc/{file}");
-        let entry = spec
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new(&destination))
-            .unwrap();
+        let entry = mount_at(&spec, &format!("/etc/{file}"));
         assert_eq!(
             entry.source().as_deref(),
-            Some(Path::new(&format!("/var/lib/vroot/hosts/web/{file}")))
+            Some(Path::new(&format!(
+                "/var/lib/vroot/hosts/web/root/etc/{file}"
+            )))
         );
         let options = entry.options().as_ref().unwrap();
-        assert!(
-            options.contains(&"ro".to_string()) && options.contains(&OPTIONAL_MOUNT.to_string())
-        );
+        assert!(options.contains(&"ro".to_string()) && options.contains(&LAYER_MOUNT.to_string()));
     }
+    assert_eq!(
+        spec.annotations()
+            .as_ref()
+            .unwrap()
+            .get(ANNOTATION_LAYER)
+            .map(String::as_str),
+        Some("/var/lib/vroot/hosts/web/root")
+    );
+}
+
+#[test]
+fn parent_overlays_and_tmpfs_entries_follow_the_system_mounts() {
+    let mounts = vec![
+        LayerMount::ParentOverlay {
+            target: "/etc/ssh".into(),
+            work: "dir%etc%ssh".into(),
+        },
+        LayerMount::Tmpfs {
+            target: "/tmp".into(),
+            mode: 0o1777,
+        },
+    ];
+    let spec = render(
+        &config(""),
+        "host1",
+        &layer(),
+        &plan(LayerMode::Bind, mounts),
+    )
+    .unwrap();
+    let overlay = mount_at(&spec, "/etc/ssh");
+    assert_eq!(overlay.typ().as_deref(), Some("overlay"));
+    let options = overlay.options().as_ref().unwrap();
+    assert!(options.contains(&"upperdir=/var/lib/vroot/hosts/web/root/etc/ssh".to_string()));
+    assert!(options.contains(&"workdir=/var/lib/vroot/hosts/web/work/dir%etc%ssh".to_string()));
+    let tmp = mount_at(&spec, "/tmp");
+    assert!(tmp
+        .options()
+        .as_ref()
+        .unwrap()
+        .contains(&"mode=1777".to_string()));
+    let order: Vec<_> = spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| m.destination().display().to_string())
+        .collect();
+    let run = order.iter().position(|d| d == "/run").unwrap();
+    assert!(order.iter().position(|d| d == "/etc/ssh").unwrap() > run);
+}
+
+#[test]
+fn overlayfs_mode_puts_the_root_overlay_first() {
+    let spec = render(
+        &config(""),
+        "host1",
+        &layer(),
+        &plan(LayerMode::Overlayfs, Vec::new()),
+    )
+    .unwrap();
+    let first = &spec.mounts().as_ref().unwrap()[0];
+    assert_eq!(first.destination(), Path::new("/"));
+    let options = first.options().as_ref().unwrap();
+    assert!(options.contains(&"upperdir=/var/lib/vroot/hosts/web/root".to_string()));
+    assert!(options.contains(&"workdir=/var/lib/vroot/hosts/web/work/root".to_string()));
 }

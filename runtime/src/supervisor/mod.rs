@@ -110,6 +110,8 @@ pub struct Supervisor {
     cgroup: ContainerCgroup,
     limits: ResourceLimits,
     _owner_lock: HeldLock,
+    /// Keeps another container from running on the same per-host layer.
+    _layer_lock: HeldLock,
     console_log: ConsoleLog,
     listener: UnixListener,
     signals: OwnedFd,
@@ -129,14 +131,20 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Superviso
 
 /// Runs a container until it stops for good; returns the exit code of
 /// `vroot start --foreground` (0 on poweroff, 128+signal on a crash).
-pub fn run(spec: Spec, paths: HostPaths, owner_lock: HeldLock, reporter: Reporter) -> i32 {
+pub fn run(
+    spec: Spec,
+    paths: HostPaths,
+    owner_lock: HeldLock,
+    layer_lock: HeldLock,
+    reporter: Reporter,
+) -> i32 {
     let name = RuntimeSettings::from_spec(&spec)
         .map(|settings| settings.name)
         .unwrap_or_default();
     // In the foreground the reporter's one line is the whole story on stderr;
     // in the background the log keeps it too.
     let foreground = matches!(reporter, Reporter::Stderr);
-    let mut supervisor = match Supervisor::prepare(spec, paths, owner_lock) {
+    let mut supervisor = match Supervisor::prepare(spec, paths, owner_lock, layer_lock) {
         Ok(supervisor) => supervisor,
         Err((error, files, state_root)) => {
             let _ = teardown::remove_state_dir(&state_root, &files);
@@ -170,6 +178,7 @@ impl Supervisor {
         spec: Spec,
         paths: HostPaths,
         owner_lock: HeldLock,
+        layer_lock: HeldLock,
     ) -> Result<Self, (SupervisorError, StateFiles, std::path::PathBuf)> {
         let settings = match RuntimeSettings::from_spec(&spec) {
             Ok(settings) => settings,
@@ -232,6 +241,7 @@ impl Supervisor {
             files,
             cgroup,
             _owner_lock: owner_lock,
+            _layer_lock: layer_lock,
             console_log,
             listener,
             signals,
