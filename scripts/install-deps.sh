@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --bench    # also the peers the benchmark compares
 set -euo pipefail
 
-packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils)
+packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bindfs)
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi

@@ -121,6 +121,27 @@ pub enum PlanError {
     },
 }
 
+/// Refuses a `gen` entry whose template does not exist, unless its
+/// `on_missing` says what to do instead: `start` checks this before it
+/// makes anything (`overlay status` shows it as a state instead).
+pub fn check_templates(config: &OverlayConfig) -> Result<(), PlanError> {
+    for entry in &config.entries {
+        let (Some(template), Origin::Config { index }) = (&entry.template, entry.origin) else {
+            continue;
+        };
+        if entry.on_missing == crate::config::OnMissing::Fail && !template.exists() {
+            return Err(PlanError::Declared {
+                field: format!("overlay.path[{index}].template"),
+                reason: format!(
+                    "{} does not exist; create it, or set on_missing = \"copy-default\" or \"create\"",
+                    template.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The name of the root overlay's work directory in `work/`.
 pub const ROOT_WORK: &str = "root";
 

@@ -222,9 +222,35 @@ impl Preparer<'_> {
         Ok(true)
     }
 
+    /// The first directory on the way to `dir` that the layer holds as
+    /// something else: the container removed (whiteout) or replaced it.
+    fn blocked_at(&self, dir: &str) -> Result<Option<PathBuf>, PrepareError> {
+        let mut current = PathBuf::from("/");
+        for component in dir.trim_start_matches('/').split('/').filter(|c| !c.is_empty()) {
+            current.push(component);
+            match self.layer.lstat(&current).map_err(self.io(dir))? {
+                Some(stat) if stat.kind != Kind::Dir => return Ok(Some(current)),
+                None => return Ok(None),
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
     fn item(&mut self, item: &Item, plan: &Plan) -> Result<(), PrepareError> {
         let entry = &item.entry;
-        self.parents(parent_of(entry.path.trim_end_matches('*')))?;
+        let parent = parent_of(entry.path.trim_end_matches('*'));
+        if let Some(blocked) = self.blocked_at(parent)? {
+            self.done(
+                &entry.path,
+                format!(
+                    "skipped: {} was removed or replaced inside the container",
+                    blocked.display()
+                ),
+            );
+            return Ok(());
+        }
+        self.parents(parent)?;
         match entry.mode {
             Mode::Gen => self.gen(entry, item.kind),
             Mode::Secret => self.secret(entry, &item.placement),

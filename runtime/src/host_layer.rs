@@ -89,6 +89,15 @@ pub fn plan(config: &ContainerConfig, paths: &HostPaths) -> Result<(LayerPaths, 
     Ok((layer, plan))
 }
 
+/// Refuses a missing template before anything is made.
+pub fn check_templates(config: &ContainerConfig) -> Result<(), LayerError> {
+    vroot_overlays::plan::check_templates(&config.overlay).map_err(|source| LayerError::Plan {
+        name: config.name.clone(),
+        config: config.source.clone(),
+        source,
+    })
+}
+
 fn open_root(config: &ContainerConfig) -> Result<Tree, LayerError> {
     Tree::open(&config.root).map_err(|source| LayerError::Root {
         name: config.name.clone(),

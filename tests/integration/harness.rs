@@ -367,3 +367,50 @@ pub fn wait_process_gone(pid: i32) {
         is_zombie(pid)
     });
 }
+
+/// One path of a tree, as far as "byte-identical" goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// A file's bytes or a symlink's target; empty for a directory.
+    pub content: Vec<u8>,
+}
+
+/// Every path below `dir` (not following symlinks) with its kind, mode,
+/// owner and content.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Snapshot> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).unwrap().flatten() {
+            let path = entry.path();
+            let metadata = fs::symlink_metadata(&path).unwrap();
+            let content = if metadata.file_type().is_symlink() {
+                fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if metadata.is_file() {
+                fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            if metadata.is_dir() {
+                pending.push(path.clone());
+            }
+            found.insert(
+                path.strip_prefix(dir).unwrap().to_path_buf(),
+                Snapshot {
+                    mode: metadata.mode(),
+                    uid: metadata.uid(),
+                    gid: metadata.gid(),
+                    content,
+                },
+            );
+        }
+    }
+    found
+}

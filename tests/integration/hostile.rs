@@ -69,9 +69,10 @@ fn a_symlinked_mount_point_in_the_shared_root_stays_inside_it() {
     let host = Host::new("hostile-symlink");
     // A shared root whose /proc is an absolute symlink to a path that also
     // exists on the host, holding a marker there.
-    // Not under /tmp: the busybox root's inittab mounts a tmpfs there.
+    // Not under /tmp (the busybox root's inittab mounts a tmpfs there) nor
+    // /var/tmp (a per-host directory, bound over the one the link reaches).
     let host_dir =
-        std::path::PathBuf::from(format!("/var/tmp/vroot-it-hostile-{}", std::process::id()));
+        std::path::PathBuf::from(format!("/srv/vroot-it-hostile-{}", std::process::id()));
     std::fs::create_dir_all(host_dir.join("sys")).unwrap();
     std::fs::write(host_dir.join("sys/host-marker"), b"host\n").unwrap();
     let root = host.private_copy(&busybox_root(), "evil-root");

@@ -7,6 +7,7 @@ mod harness;
 mod hostile;
 mod interactive;
 mod lint;
+mod overlay;
 mod pure_cgroup_v2;
 mod supervisor_loss;
 mod systemd;

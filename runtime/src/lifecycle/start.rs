@@ -42,6 +42,7 @@ pub fn check(paths: &HostPaths, name: &str) -> Result<Checked, LifecycleError> {
     let config = ContainerConfig::load(&paths.config_dir, name)?;
     preflight(&config)?;
     let (layer, plan) = host_layer::plan(&config, paths)?;
+    host_layer::check_templates(&config)?;
     let spec = spec::render(&config, &host_name(), &layer, &plan).map_err(|source| {
         LifecycleError::Spec {
             name: name.to_string(),
