@@ -226,7 +226,11 @@ impl Preparer<'_> {
     /// something else: the container removed (whiteout) or replaced it.
     fn blocked_at(&self, dir: &str) -> Result<Option<PathBuf>, PrepareError> {
         let mut current = PathBuf::from("/");
-        for component in dir.trim_start_matches('/').split('/').filter(|c| !c.is_empty()) {
+        for component in dir
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|c| !c.is_empty())
+        {
             current.push(component);
             match self.layer.lstat(&current).map_err(self.io(dir))? {
                 Some(stat) if stat.kind != Kind::Dir => return Ok(Some(current)),

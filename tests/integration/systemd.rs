@@ -133,3 +133,59 @@ fn systemd_restart_boots_again() {
     host.ok(&["stop", "sd-restart"]);
     host.assert_nothing_left("sd-restart", &root);
 }
+
+/// Two hosts booting systemd from one shared root: each its own stable
+/// machine-id (the same after a restart), its own journal in its own layer,
+/// and the shared /etc/machine-id left empty.
+#[test]
+fn two_systemd_hosts_on_one_root_have_distinct_stable_machine_ids() {
+    let host = Host::new("sd-two");
+    let root = debian_root();
+    let shared_machine_id = root.join("etc/machine-id");
+    assert_eq!(
+        std::fs::metadata(&shared_machine_id).unwrap().len(),
+        0,
+        "the demo root ships an empty machine-id"
+    );
+    let names = ["sd-east", "sd-west"];
+    for name in names {
+        host.config(name, &root, &format!("hostname = \"{name}\""));
+        host.ok(&["start", name]);
+    }
+    let mut ids = Vec::new();
+    for name in names {
+        assert_eq!(wait_booted(&host, name), "running");
+        let failed = failed_units(&host, name);
+        assert!(failed.is_empty(), "units failed in {name}: {failed:?}");
+        let id = host.exec_ok(name, &["cat", "/etc/machine-id"]);
+        assert_eq!(id.len(), 32, "{id}");
+        // journald keeps this host's journal in its own layer.
+        let journal = host
+            .dir
+            .join("lib/hosts")
+            .join(name)
+            .join("root/var/log/journal")
+            .join(&id);
+        wait_until(Duration::from_secs(10), "the journal directory", || {
+            journal.is_dir()
+        });
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "two hosts share a machine-id");
+    assert!(!root.join("var/log/journal").join(&ids[0]).exists());
+
+    host.ok(&["restart", names[0]]);
+    assert_eq!(wait_booted(&host, names[0]), "running");
+    assert_eq!(host.exec_ok(names[0], &["cat", "/etc/machine-id"]), ids[0]);
+    for name in names {
+        host.ok(&["stop", name]);
+    }
+    for name in names {
+        host.assert_nothing_left(name, &root);
+    }
+    assert_eq!(
+        std::fs::metadata(&shared_machine_id).unwrap().len(),
+        0,
+        "the shared /etc/machine-id was written"
+    );
+}
