@@ -18,6 +18,7 @@
 //! In `overlayfs` mode the whole layer is the upper of a root-wide overlay,
 //! so every entry is simply a file or directory in the upper.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Serialize;
@@ -245,19 +246,25 @@ pub fn plan(
     let root = shared.path().display().to_string();
     let mut items: Vec<Item> = Vec::with_capacity(config.entries.len());
     let mut mounts = Vec::new();
-    let mut overlaid_parents: Vec<String> = Vec::new();
+    let mut overlaid_parents: BTreeSet<String> = BTreeSet::new();
+    // In component order a directory comes right before everything below
+    // it, so the applied directories enclosing the current entry are a
+    // stack (indexes into `items`): planning stays linear in the entries.
+    let mut ordered: Vec<&Entry> = config.entries.iter().collect();
+    ordered.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    let mut enclosing_dirs: Vec<usize> = Vec::new();
 
-    for entry in &config.entries {
+    for entry in ordered {
         let kind = planner.kind(entry)?;
+        while let Some(&top) = enclosing_dirs.last() {
+            if items[top].entry.covers(&entry.path) {
+                break;
+            }
+            enclosing_dirs.pop();
+        }
         // Entries nested in another applied per-host directory (or tmpfs)
         // need no mount of their own.
-        let enclosing = items.iter().rev().find(|item| {
-            item.kind == EntryKind::Dir
-                && item.placement.is_applied()
-                && !item.entry.is_glob()
-                && item.entry.path != entry.path
-                && item.entry.covers(&entry.path)
-        });
+        let enclosing = enclosing_dirs.last().map(|&index| &items[index]);
         let placement = match (enclosing, config.mode) {
             (Some(outer), _) if outer.entry.mode == Mode::Tmp => Placement::Skipped {
                 reason: format!("inside the tmpfs {}", outer.entry.path),
@@ -273,7 +280,7 @@ pub fn plan(
                 readonly: *readonly,
             }),
             (Placement::ParentOverlay { parent }, _) if !overlaid_parents.contains(parent) => {
-                overlaid_parents.push(parent.clone());
+                overlaid_parents.insert(parent.clone());
                 mounts.push(LayerMount::ParentOverlay {
                     target: parent.clone(),
                     work: work_name(parent),
@@ -285,12 +292,17 @@ pub fn plan(
             }),
             _ => {}
         }
+        let encloses = kind == EntryKind::Dir && placement.is_applied() && !entry.is_glob();
         items.push(Item {
             entry: entry.clone(),
             kind,
             placement,
         });
+        if encloses {
+            enclosing_dirs.push(items.len() - 1);
+        }
     }
+    items.sort_by(|a, b| a.entry.path.cmp(&b.entry.path));
     // Parents before children: a bind inside an overlaid directory goes on
     // top of the overlay. The sort is stable, so equal depths keep path order.
     mounts.sort_by_key(|mount| {
@@ -328,11 +340,21 @@ fn place(
     kind: EntryKind,
     mode: LayerMode,
     root: &str,
-    overlaid_parents: &[String],
+    overlaid_parents: &BTreeSet<String>,
 ) -> Result<Placement, PlanError> {
     let parent = parent_of(entry.path.trim_end_matches('*'));
-    let parent_kind = planner.shared_kind(parent)?;
-    let in_overlaid_parent = overlaid_parents.iter().any(|p| p == parent);
+    let own_kind = if entry.is_glob() {
+        None
+    } else {
+        planner.shared_kind(&entry.path)?
+    };
+    // Something found at the path means its parent is a directory; only a
+    // missing path needs its parent looked at.
+    let parent_kind = match own_kind {
+        Some(_) => Some(Kind::Dir),
+        None => planner.shared_kind(parent)?,
+    };
+    let in_overlaid_parent = overlaid_parents.contains(parent);
     if parent_kind != Some(Kind::Dir) && !in_overlaid_parent {
         return skip_or_refuse(
             entry,
@@ -340,11 +362,6 @@ fn place(
             &format!("create it there (mkdir -p {root}{parent}); vroot never writes into the shared root"),
         );
     }
-    let own_kind = if entry.is_glob() {
-        None
-    } else {
-        planner.shared_kind(&entry.path)?
-    };
     if own_kind == Some(Kind::Symlink) {
         return skip_or_refuse(
             entry,

@@ -235,7 +235,25 @@ pub fn mount_spec_entries(
             };
         let target_fd = mount_target(root, &plan.root, &entry.destination, !is_file_bind)?;
         let target = fd_path(&target_fd);
-        if options.bind {
+        if options.bind && !options.flags.contains(MsFlags::MS_REC) && options.flags.is_empty() {
+            // A plain bind needs no remount: mount straight on the target
+            // already opened, without resolving it again.
+            let source = match &layer_source {
+                Some(fd) => fd_path(fd),
+                None => entry
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("none")),
+            };
+            mount(
+                Some(&source),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| mount_error("bind", &entry.destination, e))?;
+        } else if options.bind {
             let source = match &layer_source {
                 Some(fd) => fd_path(fd),
                 None => entry
