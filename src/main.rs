@@ -214,6 +214,7 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             let findings = vroot_overlays::lint::lint(
                 &config.root,
                 &vroot_runtime::host_facts::gather(&config),
+                &config.overlay.entries,
             );
             output::print_findings(&name, &findings, json)?;
             Ok(if findings.is_empty() {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::manifest;
+use crate::config::Entry;
 use crate::walk::{files_below, lstat, read_prefix};
 
 /// What identifies this host: its names and addresses.
@@ -108,7 +108,10 @@ const SCANNED_DIRS: &[&str] = &["/etc"];
 const MAX_SCANNED_FILES: usize = 5000;
 const MAX_SCANNED_BYTES: u64 = 64 * 1024;
 
-pub fn lint(root: &Path, facts: &HostFacts) -> Vec<Finding> {
+/// Lints the shared `root` for host `facts`. `per_host` are the
+/// container's per-host entries: a file one of them covers is provided per
+/// host, so naming this host there is expected.
+pub fn lint(root: &Path, facts: &HostFacts, per_host: &[Entry]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut report = |path: &str, problem: &str, fix: &str| {
         findings.push(Finding {
@@ -149,7 +152,8 @@ pub fn lint(root: &Path, facts: &HostFacts) -> Vec<Finding> {
     for dir in SCANNED_DIRS {
         for path in files_below(root, dir, MAX_SCANNED_FILES) {
             // A path vroot already provides per host may name the host.
-            if manifest::per_host_entry(&path).is_some() || findings.iter().any(|f| f.path == path)
+            if per_host.iter().any(|entry| entry.covers(&path))
+                || findings.iter().any(|f| f.path == path)
             {
                 continue;
             }

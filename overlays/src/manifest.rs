@@ -203,58 +203,9 @@ pub const DEFAULTS: &[Entry] = &[
     ),
 ];
 
-impl Entry {
-    /// Whether `path` (absolute, inside the root) is this entry or below it.
-    pub fn covers(&self, path: &str) -> bool {
-        match self.path.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix) && !path[prefix.len()..].contains('/'),
-            None => {
-                path == self.path
-                    || path
-                        .strip_prefix(self.path)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            }
-        }
-    }
-}
-
-/// The per-host entry that covers `path`, if any (shared entries do not).
-pub fn per_host_entry(path: &str) -> Option<&'static Entry> {
-    DEFAULTS
-        .iter()
-        .find(|entry| entry.mode != Mode::Shared && entry.covers(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entries_cover_their_paths_and_below() {
-        assert_eq!(per_host_entry("/etc/machine-id").unwrap().mode, Mode::Gen);
-        assert_eq!(
-            per_host_entry("/etc/ssh/ssh_host_ed25519_key")
-                .unwrap()
-                .mode,
-            Mode::Secret
-        );
-        assert!(per_host_entry("/etc/ssh/sshd_config").is_none());
-        assert!(per_host_entry("/etc/ssh/ssh_host_x/deeper").is_none());
-        assert_eq!(
-            per_host_entry("/var/lib/dhcp/dhclient.eth0.leases")
-                .unwrap()
-                .mode,
-            Mode::Empty
-        );
-        assert!(
-            per_host_entry("/var/lib/dhcpd").is_none(),
-            "a prefix of a name is not a parent"
-        );
-        assert!(
-            per_host_entry("/etc/passwd").is_none(),
-            "shared paths are not per-host"
-        );
-    }
 
     #[test]
     fn defaults_are_absolute_and_unique() {

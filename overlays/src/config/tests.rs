@@ -130,3 +130,36 @@ fn unknown_modes_and_keys_are_refused_by_the_parser() {
     );
     assert!(toml::from_str::<FileOverlay>("color = 1\n").is_err());
 }
+
+#[test]
+fn entries_cover_their_paths_and_below_and_patterns_their_names() {
+    let config = FileOverlay::default().validate(Path::new("/")).unwrap();
+    let covering = |path: &str| {
+        config
+            .entries
+            .iter()
+            .find(|e| e.covers(path))
+            .map(|e| e.mode)
+    };
+    assert_eq!(covering("/etc/machine-id"), Some(Mode::Gen));
+    assert_eq!(
+        covering("/etc/ssh/ssh_host_ed25519_key"),
+        Some(Mode::Secret)
+    );
+    assert_eq!(covering("/etc/ssh/sshd_config"), None);
+    assert_eq!(covering("/etc/ssh/ssh_host_x/deeper"), None);
+    assert_eq!(
+        covering("/var/lib/dhcp/dhclient.eth0.leases"),
+        Some(Mode::Empty)
+    );
+    assert_eq!(
+        covering("/var/lib/dhcpd"),
+        None,
+        "a prefix of a name is not a parent"
+    );
+    assert_eq!(
+        covering("/etc/passwd"),
+        None,
+        "shared paths are not per-host"
+    );
+}

@@ -36,7 +36,7 @@ fn clean_root(name: &str) -> PathBuf {
 #[test]
 fn a_clean_root_has_no_findings() {
     let root = clean_root("clean");
-    assert_eq!(lint(&root, &facts()), vec![]);
+    assert_eq!(lint(&root, &facts(), &defaults()), vec![]);
     fs::remove_dir_all(root).unwrap();
 }
 
@@ -51,7 +51,10 @@ fn planted_identity_files_are_found_with_fixes() {
     write(&root, "/etc/ssh/ssh_host_ed25519_key", "secret");
     write(&root, "/var/lib/dhcp/dhclient.eth0.leases", "lease { }");
     write(&root, "/var/lib/systemd/random-seed", "\x01\x02");
-    let found: Vec<String> = lint(&root, &facts()).into_iter().map(|f| f.path).collect();
+    let found: Vec<String> = lint(&root, &facts(), &defaults())
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     for path in [
         "/etc/machine-id",
         "/etc/ssh/ssh_host_ed25519_key",
@@ -63,7 +66,7 @@ fn planted_identity_files_are_found_with_fixes() {
             "{path} not found in {found:?}"
         );
     }
-    assert!(lint(&root, &facts())
+    assert!(lint(&root, &facts(), &defaults())
         .iter()
         .all(|f| !f.fix.is_empty() && !f.problem.is_empty()));
     fs::remove_dir_all(root).unwrap();
@@ -74,7 +77,7 @@ fn the_hosts_name_and_address_are_found_as_whole_tokens() {
     let root = clean_root("names");
     write(&root, "/etc/hosts", "127.0.1.1 node7.example node7\n");
     write(&root, "/etc/myapp/listen.conf", "listen 192.0.2.7:80\n");
-    let found = lint(&root, &facts());
+    let found = lint(&root, &facts(), &defaults());
     let paths: Vec<&str> = found.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -95,7 +98,7 @@ fn symlinks_in_the_root_are_not_followed() {
     std::os::unix::fs::symlink(&outside, root.join("etc/ssh")).unwrap();
     fs::remove_file(root.join("etc/machine-id")).unwrap();
     std::os::unix::fs::symlink(outside.join("machine-id"), root.join("etc/machine-id")).unwrap();
-    assert_eq!(lint(&root, &facts()), vec![]);
+    assert_eq!(lint(&root, &facts(), &defaults()), vec![]);
     fs::remove_dir_all(root).unwrap();
     fs::remove_dir_all(outside).unwrap();
 }
@@ -107,4 +110,11 @@ fn tokens_respect_boundaries() {
     assert!(!contains_token("mynode7", "node7", true));
     assert!(contains_token("addr=192.0.2.7\n", "192.0.2.7", false));
     assert!(!contains_token("192.0.2.70", "192.0.2.7", false));
+}
+
+fn defaults() -> Vec<crate::config::Entry> {
+    crate::config::FileOverlay::default()
+        .validate(Path::new("/etc/vroot"))
+        .unwrap()
+        .entries
 }
