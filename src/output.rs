@@ -141,11 +141,12 @@ pub fn print_layer_status(status: &LayerStatus, json: bool) -> Result<()> {
         "{:width$}  {:6}  {:24}  {:32}  STATE",
         "PATH", "MODE", "HOW", "SOURCE"
     );
-    for entry in &status.entries {
-        let how = match &entry.placement {
-            Placement::Skipped { .. } => "skipped".to_string(),
-            other => other.describe(),
-        };
+    let (skipped, applied): (Vec<_>, Vec<_>) = status
+        .entries
+        .iter()
+        .partition(|entry| matches!(entry.placement, Placement::Skipped { .. }));
+    for entry in applied {
+        let how = entry.placement.describe();
         println!(
             "{:width$}  {:6}  {:24}  {:32}  {}",
             entry.path,
@@ -157,6 +158,30 @@ pub fn print_layer_status(status: &LayerStatus, json: bool) -> Result<()> {
         if let Some(note) = &entry.note {
             println!("{:width$}    └ {note}", "");
         }
+    }
+    // Built-in entries the root has no place for are many and expected;
+    // one line each would bury the rest (`--json` has their reasons).
+    let (builtin, declared): (Vec<_>, Vec<_>) = skipped.into_iter().partition(|entry| {
+        entry
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("the shared root has no"))
+    });
+    for entry in declared {
+        println!(
+            "{:width$}  {:6}  skipped: {}",
+            entry.path,
+            entry.mode.to_string(),
+            entry.note.as_deref().unwrap_or_default()
+        );
+    }
+    if !builtin.is_empty() {
+        let paths: Vec<&str> = builtin.iter().map(|entry| entry.path.as_str()).collect();
+        println!(
+            "not in this root, skipped ({}): {}",
+            paths.len(),
+            paths.join(" ")
+        );
     }
     for path in &status.undeclared {
         println!("written here, not declared (stays on this host): {path}");
