@@ -63,6 +63,8 @@ run "$vroot" list
 run "$vroot" exec demo -- hostname
 run "$vroot" exec demo -- ps
 run "$vroot" exec demo -- ip link
+step "its per-host layer: what differs from the other nodes sharing the root"
+run "$vroot" overlay status demo
 if [ "$flavour" = debian ]; then
     run "$vroot" exec demo -- systemctl is-system-running
 fi
