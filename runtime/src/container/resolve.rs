@@ -3,62 +3,20 @@
 //! path: every mount target is opened with `openat2(RESOLVE_IN_ROOT)` and the
 //! mount is made on the opened fd (`/proc/self/fd/N`).
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use super::InitError;
 
-/// How often to retry an `openat2` that raced a mount or rename.
-const OPENAT2_RETRIES: u32 = 1000;
-
-/// Opens `path` (absolute, as seen inside the container) below `root`.
+/// Opens `path` (absolute, as seen inside the container) below `root`,
+/// with `openat2(RESOLVE_IN_ROOT)` (retrying the EAGAIN a racing mount
+/// causes); always `O_PATH`.
 pub fn open_in_root(
     root: &OwnedFd,
     path: &Path,
     extra_flags: libc::c_int,
 ) -> Result<OwnedFd, nix::Error> {
-    let relative: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, Component::RootDir))
-        .collect();
-    let relative = if relative.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        relative
-    };
-    let c_path =
-        CString::new(relative.as_os_str().as_encoded_bytes()).map_err(|_| nix::Error::EINVAL)?;
-    // SAFETY: open_how is plain data; all-zero is a valid starting value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC | extra_flags) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // The kernel answers EAGAIN when a `..` on the way (a symlink such as
-    // /sbin/init -> ../bin/busybox) races any mount or rename on the host,
-    // which it then cannot prove stayed inside the root; openat2(2) says to
-    // retry. Busy hosts (many containers starting) hit this.
-    let mut attempts = 0;
-    loop {
-        // SAFETY: the path is NUL-terminated, `how` is a valid open_how of the
-        // size passed, and the root fd stays open for the call.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                c_path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: openat2 returned a new fd that nothing else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
-        }
-        match nix::Error::last() {
-            nix::Error::EAGAIN if attempts < OPENAT2_RETRIES => attempts += 1,
-            error => return Err(error),
-        }
-    }
+    vroot_overlays::tree::open_beneath(root.as_fd(), path, libc::O_PATH | extra_flags)
 }
 
 /// The magic-link path through which the kernel reaches an opened fd.

@@ -167,17 +167,7 @@ pub fn bind_root(plan: &InitPlan) -> Result<OwnedFd, InitError> {
         )
         .map_err(|source| mount_error("bind the root", root, source))?,
     }
-    let fd = nix::fcntl::open(
-        root,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|source| InitError::Path {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    // SAFETY: open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_dir(root)
 }
 
 /// A source inside the per-host layer, opened beneath its `root/`: the
