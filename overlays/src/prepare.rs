@@ -152,6 +152,17 @@ fn create_private_dir(path: &Path) -> Result<(), PrepareError> {
     }
 }
 
+/// `/a`, `/a/b`, `/a/b/c` for `/a/b/c`: each directory on the way, in order.
+fn ancestors(dir: &str) -> impl Iterator<Item = PathBuf> + '_ {
+    let mut current = PathBuf::from("/");
+    dir.split('/')
+        .filter(|c| !c.is_empty())
+        .map(move |component| {
+            current.push(component);
+            current.clone()
+        })
+}
+
 fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
@@ -186,13 +197,7 @@ impl Preparer<'_> {
     /// and mode of the shared root's directory of that name: the top of a
     /// parent overlay shows the upper's attributes.
     fn parents(&self, dir: &str) -> Result<(), PrepareError> {
-        let mut current = PathBuf::from("/");
-        for component in dir
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|c| !c.is_empty())
-        {
-            current.push(component);
+        for current in ancestors(dir) {
             if self.layer.lstat(&current).map_err(self.io(dir))?.is_some() {
                 continue;
             }
@@ -225,13 +230,7 @@ impl Preparer<'_> {
     /// The first directory on the way to `dir` that the layer holds as
     /// something else: the container removed (whiteout) or replaced it.
     fn blocked_at(&self, dir: &str) -> Result<Option<PathBuf>, PrepareError> {
-        let mut current = PathBuf::from("/");
-        for component in dir
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|c| !c.is_empty())
-        {
-            current.push(component);
+        for current in ancestors(dir) {
             match self.layer.lstat(&current).map_err(self.io(dir))? {
                 Some(stat) if stat.kind != Kind::Dir => return Ok(Some(current)),
                 None => return Ok(None),

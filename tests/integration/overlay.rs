@@ -28,6 +28,26 @@ fn shared_root(host: &Host) -> PathBuf {
     root
 }
 
+/// The shared root is byte-for-byte what it was: same paths, modes,
+/// owners and contents.
+fn assert_same_tree(before: &Tree, after: &Tree) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "paths appeared in or vanished from the shared root"
+    );
+    for (path, was) in before {
+        assert_eq!(
+            was,
+            &after[path],
+            "{} changed in the shared root",
+            path.display()
+        );
+    }
+}
+
+type Tree = std::collections::BTreeMap<PathBuf, crate::harness::Snapshot>;
+
 const TWO_HOSTS_OVERLAY: &str = r#"
 [overlay.vars]
 role = "web"
@@ -125,19 +145,7 @@ fn two_hosts_share_the_root_and_keep_their_own_files() {
     }
     let mut after = snapshot(&root);
     after.remove(Path::new("root/shared.txt"));
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "paths appeared in or vanished from the shared root"
-    );
-    for (path, was) in &before {
-        assert_eq!(
-            was,
-            &after[path],
-            "{} changed in the shared root",
-            path.display()
-        );
-    }
+    assert_same_tree(&before, &after);
 
     // The machine-id is stable: the same after a restart.
     host.ok(&["start", "node-a"]);
@@ -298,19 +306,7 @@ fn overlayfs_mode_keeps_the_shared_tree_byte_identical() {
     host.ok(&["stop", "ofs"]);
     host.assert_nothing_left("ofs", &root);
     let after = snapshot(&root);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "paths appeared in or vanished from the shared root"
-    );
-    for (path, was) in &before {
-        assert_eq!(
-            was,
-            &after[path],
-            "{} changed in the shared root",
-            path.display()
-        );
-    }
+    assert_same_tree(&before, &after);
     // The writes are this host's and persist.
     host.ok(&["start", "ofs"]);
     assert_eq!(host.exec_ok("ofs", &["cat", "/etc/new.conf"]), "new");

@@ -225,9 +225,7 @@ pub fn mount_spec_entries(
             };
         let target_fd = mount_target(root, &plan.root, &entry.destination, !is_file_bind)?;
         let target = fd_path(&target_fd);
-        if options.bind && !options.flags.contains(MsFlags::MS_REC) && options.flags.is_empty() {
-            // A plain bind needs no remount: mount straight on the target
-            // already opened, without resolving it again.
+        if options.bind {
             let source = match &layer_source {
                 Some(fd) => fd_path(fd),
                 None => entry
@@ -235,30 +233,26 @@ pub fn mount_spec_entries(
                     .clone()
                     .unwrap_or_else(|| std::path::PathBuf::from("none")),
             };
-            mount(
-                Some(&source),
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(|e| mount_error("bind", &entry.destination, e))?;
-        } else if options.bind {
-            let source = match &layer_source {
-                Some(fd) => fd_path(fd),
-                None => entry
-                    .source
-                    .clone()
-                    .unwrap_or_else(|| std::path::PathBuf::from("none")),
-            };
-            let recursive = options.flags.contains(MsFlags::MS_REC);
-            bind_then_remount(
-                root,
-                &source,
-                &entry.destination,
-                recursive,
-                options.flags & !MsFlags::MS_REC,
-            )?;
+            if options.flags.is_empty() {
+                // A plain bind needs no remount: mount straight on the
+                // target already opened, without resolving it again.
+                mount(
+                    Some(&source),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(|e| mount_error("bind", &entry.destination, e))?;
+            } else {
+                bind_then_remount(
+                    root,
+                    &source,
+                    &entry.destination,
+                    options.flags.contains(MsFlags::MS_REC),
+                    options.flags & !MsFlags::MS_REC,
+                )?;
+            }
         } else if entry.typ == "overlay" {
             let (Some(upper), Some(work)) = (&options.upperdir, &options.workdir) else {
                 return Err(InitError::Path {
