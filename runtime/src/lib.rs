@@ -10,6 +10,8 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod config;
 pub mod container;
+pub mod deadline_child;
+pub mod fence;
 pub mod flavour;
 pub mod host_facts;
 pub mod host_layer;

@@ -34,6 +34,9 @@ pub enum Phase {
     Starting,
     Running,
     Stopping,
+    /// The watchdog fenced the container; the supervisor waits for the
+    /// storage to recover to start it again.
+    Fenced,
 }
 
 /// What the owner records about a running container.
@@ -47,6 +50,9 @@ pub struct ContainerState {
     pub started_at: String,
     pub boot_count: u32,
     pub cgroup: String,
+    /// The storage watchdog's latest verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::supervisor::watchdog::StorageHealth>,
 }
 
 /// Replaces `path` with `contents` so that readers see the old or the new
@@ -174,6 +180,7 @@ mod tests {
             started_at: now_rfc3339(),
             boot_count: 1,
             cgroup: "/vroot/web".into(),
+            storage: None,
         };
         state.save(&path).unwrap();
         assert_eq!(ContainerState::load(&path).unwrap(), Some(state));

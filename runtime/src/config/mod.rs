@@ -3,6 +3,7 @@
 //! Everything a user can get wrong is caught here, before anything is made,
 //! and reported as one line naming the file, the key and the fix.
 
+mod fence;
 mod limits;
 mod name;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::signal::RawSignal;
+pub use fence::{FencePolicy, OnHang, DEFAULT_HANG_TIMEOUT};
 pub use limits::{parse_size, SizeText};
 pub use name::validate_name;
 
@@ -92,6 +94,7 @@ pub struct ContainerConfig {
     pub limits: Limits,
     pub network: NetworkMode,
     pub overlay: vroot_overlays::config::OverlayConfig,
+    pub fence: FencePolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +114,8 @@ struct FileConfig {
     #[serde(default)]
     network: FileNetwork,
     overlay: Option<vroot_overlays::config::FileOverlay>,
+    #[serde(default)]
+    fence: fence::FileFence,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -252,6 +257,11 @@ impl ContainerConfig {
             }
         };
 
+        let fence = file
+            .fence
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
+
         let config_dir = path.parent().unwrap_or(Path::new("/"));
         let overlay = file
             .overlay
@@ -278,6 +288,7 @@ impl ContainerConfig {
             },
             network: file.network.mode,
             overlay,
+            fence,
         })
     }
 }

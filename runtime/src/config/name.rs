@@ -26,6 +26,10 @@ const CGROUP_FILE_PREFIXES: &[&str] = &[
     "irq",
 ];
 
+/// Host-level files in the config directory beside `NAME.toml`: a container
+/// of that name would collide with them.
+const RESERVED_NAMES: &[&str] = &["storage"];
+
 /// Checks a container name; the error text says what is wrong with it.
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
@@ -47,6 +51,11 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
     if name.starts_with('.') || name.starts_with('-') {
         return Err("the name must start with a letter, digit or `_`".into());
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "`{name}` is reserved: {name}.toml configures the host (choose another name)"
+        ));
     }
     let prefix = name.split('.').next().unwrap_or_default();
     if CGROUP_FILE_NAMES.contains(&name)
@@ -85,5 +94,11 @@ mod tests {
         ] {
             assert!(validate_name(name).is_err(), "{name:?} was accepted");
         }
+    }
+
+    #[test]
+    fn the_host_storage_config_is_not_a_container() {
+        let reason = validate_name("storage").unwrap_err();
+        assert!(reason.contains("storage.toml"), "{reason}");
     }
 }

@@ -19,6 +19,42 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(config.on_reboot, OnReboot::Restart);
     assert_eq!(config.limits, Limits::default());
     assert_eq!(config.network, NetworkMode::None);
+    assert_eq!(config.fence, FencePolicy::default());
+    assert_eq!(config.fence.on_hang, OnHang::None);
+}
+
+#[test]
+fn the_fence_policy_is_read_and_checked() {
+    let config = parse(
+        r#"
+root = "/vz/private/web"
+[fence]
+on_hang = "fence"
+hang_timeout = 3
+restart_on_recovery = true
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.fence,
+        FencePolicy {
+            on_hang: OnHang::Fence,
+            hang_timeout: Duration::from_secs(3),
+            restart_on_recovery: true,
+        }
+    );
+    let zero = error("root = \"/r\"\n[fence]\nhang_timeout = 0\n");
+    assert!(
+        zero.contains("`fence.hang_timeout` must be 1 to 3600 seconds"),
+        "{zero}"
+    );
+    let lonely = error("root = \"/r\"\n[fence]\nrestart_on_recovery = true\n");
+    assert!(
+        lonely.contains("`fence.restart_on_recovery` needs on_hang"),
+        "{lonely}"
+    );
+    let unknown = error("root = \"/r\"\n[fence]\non_hang = \"panic\"\n");
+    assert!(unknown.contains("unknown value `panic`"), "{unknown}");
 }
 
 #[test]

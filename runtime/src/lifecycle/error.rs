@@ -79,6 +79,14 @@ pub enum LifecycleError {
     Supervisor(String),
     #[error("container {name}: stop failed: {reason}")]
     StopFailed { name: String, reason: String },
+    #[error("container {name} is fenced (since {since}: {reason}); `vroot unfence {name}` clears it, or `vroot start --unfence {name}`")]
+    Fenced {
+        name: String,
+        since: String,
+        reason: String,
+    },
+    #[error("container {name}: fence failed: {reason}")]
+    Fence { name: String, reason: String },
 }
 
 impl LifecycleError {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{teardown, LifecycleError};
 use crate::cgroups::ContainerCgroup;
 use crate::config::validate_name;
+use crate::fence::marker::FenceMarker;
 use crate::lock;
 use crate::paths::{HostPaths, StateFiles};
 use crate::spec::{self, RuntimeSettings};
@@ -21,6 +22,8 @@ pub enum RunState {
     Stopped,
     Starting,
     Stopping,
+    /// Not running, and kept down by the fenced marker.
+    Fenced,
 }
 
 /// `vroot status --json`.
@@ -35,6 +38,10 @@ pub struct Status {
     pub supervisor_alive: bool,
     pub boot_count: u32,
     pub cgroup: Option<String>,
+    /// The storage watchdog's latest verdict, while the supervisor runs.
+    pub storage: Option<crate::supervisor::watchdog::StorageHealth>,
+    /// Why the container is fenced, if it is.
+    pub fenced: Option<FenceMarker>,
 }
 
 /// The container's state directory as found, with who owns it.
@@ -129,6 +136,15 @@ pub fn find(paths: &HostPaths, name: &str) -> Result<Option<Found>, LifecycleErr
 
 pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
     check_name(name)?;
+    let mut status = status_without_marker(paths, name)?;
+    status.fenced = FenceMarker::load(paths, name);
+    if status.fenced.is_some() && status.state == RunState::Stopped {
+        status.state = RunState::Fenced;
+    }
+    Ok(status)
+}
+
+fn status_without_marker(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
     let Some(found) = find(paths, name)? else {
         require_config(paths, name)?;
         return Ok(stopped(name));
@@ -147,6 +163,7 @@ pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
     let run_state = match (state.phase, supervisor_alive, found.init_alive) {
         _ if taking_over => RunState::Stopping,
         (Phase::Starting, true, _) => RunState::Starting,
+        (Phase::Fenced, true, _) => RunState::Fenced,
         (Phase::Stopping, true, _) | (Phase::Stopping, false, true) => RunState::Stopping,
         (_, _, true) => RunState::Running,
         // A supervisor between two boots of a reboot.
@@ -164,6 +181,8 @@ pub fn status(paths: &HostPaths, name: &str) -> Result<Status, LifecycleError> {
         supervisor_alive,
         boot_count: state.boot_count,
         cgroup: live.then(|| state.cgroup.clone()),
+        storage: supervisor_alive.then(|| state.storage.clone()).flatten(),
+        fenced: None,
     })
 }
 
@@ -178,6 +197,8 @@ fn stopped(name: &str) -> Status {
         supervisor_alive: false,
         boot_count: 0,
         cgroup: None,
+        storage: None,
+        fenced: None,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod console;
 mod error;
 pub mod exec;
+pub mod fence;
 pub mod halt;
 pub mod inspect;
 pub mod start;

@@ -40,6 +40,7 @@ pub struct Checked {
 pub fn check(paths: &HostPaths, name: &str) -> Result<Checked, LifecycleError> {
     check_name(name)?;
     let config = ContainerConfig::load(&paths.config_dir, name)?;
+    super::fence::refuse_if_fenced(paths, name)?;
     preflight(&config)?;
     let (layer, plan) = host_layer::plan(&config, paths)?;
     host_layer::check_templates(&config)?;

@@ -17,7 +17,7 @@ use vroot_overlays::layout::LayerPaths;
 use vroot_overlays::plan::{LayerMount, Plan};
 
 use crate::capabilities;
-use crate::config::{ContainerConfig, OnReboot};
+use crate::config::{ContainerConfig, FencePolicy, OnHang, OnReboot};
 use crate::signal::RawSignal;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +37,17 @@ const ANNOTATION_STOP_TIMEOUT: &str = "org.vroot.stop-timeout";
 const ANNOTATION_HALT_SIGNAL: &str = "org.vroot.halt-signal";
 const ANNOTATION_ON_REBOOT: &str = "org.vroot.on-reboot";
 const ANNOTATION_MACHINE_ID: &str = "org.vroot.machine-id";
+const ANNOTATION_ON_HANG: &str = "org.vroot.fence.on-hang";
+const ANNOTATION_HANG_TIMEOUT: &str = "org.vroot.fence.hang-timeout";
+const ANNOTATION_RESTART_ON_RECOVERY: &str = "org.vroot.fence.restart-on-recovery";
 
 /// The parent of every container's cgroup, in each hierarchy.
 pub const CGROUP_PARENT: &str = "vroot";
+
+/// The cgroup a container runs in, below each hierarchy's root.
+pub fn cgroup_path_for(name: &str) -> String {
+    format!("/{CGROUP_PARENT}/{name}")
+}
 
 const CONTAINER_MANAGER: &str = "vroot";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -303,7 +311,7 @@ pub fn render(
         ])
         .devices(devices)
         .resources(resources.build()?)
-        .cgroups_path(PathBuf::from(format!("/{CGROUP_PARENT}/{}", config.name)))
+        .cgroups_path(PathBuf::from(cgroup_path_for(&config.name)))
         .masked_paths(
             MASKED_PATHS
                 .iter()
@@ -332,6 +340,18 @@ pub fn render(
     annotations.insert(
         ANNOTATION_LAYER.to_string(),
         layer.root().to_string_lossy().into_owned(),
+    );
+    annotations.insert(
+        ANNOTATION_ON_HANG.to_string(),
+        config.fence.on_hang.as_str().to_string(),
+    );
+    annotations.insert(
+        ANNOTATION_HANG_TIMEOUT.to_string(),
+        config.fence.hang_timeout.as_secs().to_string(),
+    );
+    annotations.insert(
+        ANNOTATION_RESTART_ON_RECOVERY.to_string(),
+        config.fence.restart_on_recovery.to_string(),
     );
     if let Some(signal) = config.halt_signal {
         annotations.insert(ANNOTATION_HALT_SIGNAL.to_string(), signal.name());
@@ -379,6 +399,7 @@ pub struct RuntimeSettings {
     pub machine_id: String,
     /// The per-host layer's `root/` on the host.
     pub layer_root: Option<PathBuf>,
+    pub fence: FencePolicy,
 }
 
 impl RuntimeSettings {
@@ -407,6 +428,24 @@ impl RuntimeSettings {
             "stop" => OnReboot::Stop,
             other => return Err(bad(ANNOTATION_ON_REBOOT, other)),
         };
+        // Specs written before the watchdog existed carry no fence policy.
+        let mut fence = FencePolicy::default();
+        if let Some(text) = annotation(ANNOTATION_ON_HANG) {
+            fence.on_hang = OnHang::parse(&text).ok_or_else(|| bad(ANNOTATION_ON_HANG, &text))?;
+        }
+        if let Some(text) = annotation(ANNOTATION_HANG_TIMEOUT) {
+            fence.hang_timeout = text
+                .parse()
+                .ok()
+                .filter(|seconds| *seconds > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| bad(ANNOTATION_HANG_TIMEOUT, &text))?;
+        }
+        if let Some(text) = annotation(ANNOTATION_RESTART_ON_RECOVERY) {
+            fence.restart_on_recovery = text
+                .parse()
+                .map_err(|_| bad(ANNOTATION_RESTART_ON_RECOVERY, &text))?;
+        }
         let process = spec
             .process()
             .as_ref()
@@ -449,6 +488,7 @@ impl RuntimeSettings {
             on_reboot,
             machine_id: required(ANNOTATION_MACHINE_ID)?,
             layer_root: annotation(ANNOTATION_LAYER).map(PathBuf::from),
+            fence,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod control;
+pub mod watchdog;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::Spec;
 
 use crate::cgroups::{ContainerCgroup, ResourceLimits};
+use crate::config::OnHang;
 use crate::container::{self, InitPlan};
+use crate::fence::marker::{FenceMarker, FencedBy};
+use crate::fence::{self, FenceTarget};
 use crate::init_end::{InitEnd, NextStep};
 use crate::lifecycle::halt::{self, HaltRequest};
 use crate::lifecycle::teardown;
@@ -25,6 +29,15 @@ use crate::spec::RuntimeSettings;
 use crate::state::{now_rfc3339, ContainerState, Phase};
 use console::{open_pty, ConsoleLog};
 use control::{Reply, Request};
+use watchdog::{Health, Verdict, Watchdog};
+
+/// Exit code of `vroot start --foreground` for a container that ended
+/// fenced, and of a `start` refused because the container is fenced: the
+/// systemd unit does not restart on it.
+pub const EXIT_FENCED: i32 = 6;
+
+/// The bound of a fence the watchdog starts.
+const WATCHDOG_FENCE_BUDGET: Duration = Duration::from_secs(10);
 
 /// Console reads of 16 KiB per poll round (256 KiB).
 const CONSOLE_READS_PER_ROUND: usize = 16;
@@ -122,6 +135,9 @@ pub struct Supervisor {
     helpers: Vec<i32>,
     /// Leave the final "stopped" line out (a failed foreground start).
     quiet: bool,
+    watchdog: Watchdog,
+    /// The event loop ends with this exit code.
+    done: Option<i32>,
 }
 
 fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SupervisorError {
@@ -229,10 +245,12 @@ impl Supervisor {
             started_at: now_rfc3339(),
             boot_count: 0,
             cgroup: settings.cgroup_path.clone(),
+            storage: None,
         };
         state
             .save(&files.state_json())
             .map_err(|e| fail(e.into()))?;
+        let watchdog = Watchdog::new(&settings.root, settings.fence.hang_timeout);
         Ok(Supervisor {
             limits: ResourceLimits::from_spec(&spec),
             spec,
@@ -251,6 +269,8 @@ impl Supervisor {
             stop: None,
             helpers: Vec::new(),
             quiet: false,
+            watchdog,
+            done: None,
         })
     }
 
@@ -297,6 +317,8 @@ impl Supervisor {
             master: pty.master,
             _slave: pty.slave,
         });
+        self.watchdog.reset();
+        self.watchdog.arm();
         Ok(())
     }
 
@@ -319,17 +341,21 @@ impl Supervisor {
             for client in &self.clients {
                 push(client.as_raw_fd());
             }
-            let timeout_ms = self
+            if let Some(exit_code) = self.done {
+                return exit_code;
+            }
+            let now = Instant::now();
+            let stop_wait = self
                 .stop
                 .as_ref()
                 .filter(|stop| !stop.reported_stuck)
-                .map(|stop| {
-                    stop.deadline
-                        .saturating_duration_since(Instant::now())
-                        .as_millis()
-                        .min(i32::MAX as u128) as i32
-                })
-                .unwrap_or(-1);
+                .map(|stop| stop.deadline.saturating_duration_since(now));
+            let wait = [stop_wait, Some(self.watchdog.poll_timeout(now))]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Duration::MAX);
+            let timeout_ms = wait.as_millis().min(i32::MAX as u128) as i32;
             // SAFETY: `fds` is a valid array of pollfd for its length.
             let ready =
                 unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -349,6 +375,10 @@ impl Supervisor {
             let readable = |index: usize| fds.get(index).is_some_and(|fd| fd.revents != 0);
             if readable(0) {
                 self.handle_signals();
+            }
+            self.watch_storage();
+            if self.done.is_some() {
+                continue;
             }
             if readable(1) {
                 self.accept_requests();
@@ -373,7 +403,10 @@ impl Supervisor {
     fn handle_signals(&mut self) {
         while let Some(RawSignal(signal)) = crate::signal::read_signalfd(&self.signals) {
             match signal {
-                libc::SIGCHLD => self.reap_helpers(),
+                libc::SIGCHLD => {
+                    self.reap_helpers();
+                    self.watchdog.reap(Instant::now());
+                }
                 signal if self.stop.is_some() && signal == libc::SIGINT => {
                     self.escalate("interrupted twice")
                 }
@@ -385,6 +418,123 @@ impl Supervisor {
                     self.begin_stop(self.settings.stop_timeout, false, None);
                 }
             }
+        }
+    }
+
+    /// Runs the storage watchdog: starts a probe when one is due, publishes
+    /// health changes, fences on a hang when the policy says so, and starts
+    /// a watchdog-fenced container again once its storage answers.
+    fn watch_storage(&mut self) {
+        let now = Instant::now();
+        self.watchdog.reap(now);
+        let waiting = self.state.phase == Phase::Fenced;
+        if self.boot.is_none() && !waiting {
+            return;
+        }
+        self.watchdog.tick(now);
+        if let Verdict::Changed(health) = self.watchdog.observe(now) {
+            self.state.storage = self.watchdog.published();
+            self.save_state();
+            self.log(&format!(
+                "storage under {}: {health}",
+                self.settings.root.display()
+            ));
+        }
+        if waiting {
+            if self.watchdog.answering() {
+                self.recover();
+            }
+            return;
+        }
+        let unanswered = self.watchdog.unanswered_for(now).unwrap_or_default();
+        let hung = matches!(self.watchdog.health(now), Health::Hung | Health::Failed)
+            && unanswered >= self.settings.fence.hang_timeout;
+        if hung && self.settings.fence.on_hang == OnHang::Fence && self.stop.is_none() {
+            self.fence_for_hang(unanswered);
+        }
+    }
+
+    fn fence_for_hang(&mut self, unanswered: Duration) {
+        let reason = format!(
+            "the storage under {} did not answer for {}s",
+            self.settings.root.display(),
+            unanswered.as_secs()
+        );
+        self.log(&format!("{reason}: fencing the container"));
+        let marker = FenceMarker::new(&self.settings.name, FencedBy::Watchdog, &reason);
+        if let Err(error) = marker.save(&self.paths) {
+            self.log(&format!("cannot write the fenced marker: {error}"));
+        }
+        let target = FenceTarget {
+            cgroup: &self.cgroup,
+            root: Some(&self.settings.root),
+            scratch: self
+                .paths
+                .state_dir
+                .join(format!(".fence-{}", self.settings.name)),
+        };
+        let report = fence::fence(&target, WATCHDOG_FENCE_BUDGET);
+        if report.verified() {
+            self.log(&format!(
+                "fenced in {} ms: {} task(s) killed, storage released: {}",
+                report.elapsed_ms,
+                report.tasks_killed,
+                if report.storage_released.is_empty() {
+                    "none needed".to_string()
+                } else {
+                    report.storage_released.join(", ")
+                }
+            ));
+        } else {
+            self.log(&format!("fence incomplete: {}", report.failure()));
+        }
+        self.watchdog.disarm();
+    }
+
+    /// The init ended while the container is marked fenced: never boot it
+    /// again, except to wait for the storage after a watchdog fence whose
+    /// policy says to restart on recovery.
+    fn after_fence(&mut self, marker: FenceMarker) -> Option<i32> {
+        let wait_for_recovery = marker.by == FencedBy::Watchdog
+            && self.settings.fence.restart_on_recovery
+            && self.stop.is_none();
+        if !wait_for_recovery {
+            self.log(&format!("fenced ({}): not starting again", marker.reason));
+            return Some(self.finish(EXIT_FENCED));
+        }
+        if let Err(error) = teardown::remove_cgroup(&self.cgroup) {
+            self.log(&format!("cannot clean up after the fence: {error}"));
+            return Some(self.finish(EXIT_FENCED));
+        }
+        self.state.phase = Phase::Fenced;
+        self.state.init = None;
+        self.save_state();
+        self.log("fenced by the watchdog: waiting for the storage to answer, then starting again");
+        None
+    }
+
+    fn recover(&mut self) {
+        match FenceMarker::load(&self.paths, &self.settings.name) {
+            Some(marker) if marker.by == FencedBy::Watchdog => {
+                if let Err(error) = FenceMarker::clear(&self.paths, &self.settings.name) {
+                    self.log(&format!("cannot clear the fenced marker: {error}"));
+                    return;
+                }
+            }
+            Some(marker) => {
+                self.log(&format!(
+                    "the storage answers again, but the container was fenced meanwhile ({}): not starting",
+                    marker.reason
+                ));
+                self.done = Some(self.finish(EXIT_FENCED));
+                return;
+            }
+            None => {}
+        }
+        self.log("the storage answers again: starting the container");
+        if let Err(error) = self.boot() {
+            self.log(&format!("start after recovery failed: {error}"));
+            self.done = Some(self.finish(1));
         }
     }
 
@@ -456,7 +606,11 @@ impl Supervisor {
             escalated: false,
             reported_stuck: false,
         });
-        let Some(boot) = &self.boot else { return };
+        let Some(boot) = &self.boot else {
+            // Between boots, or fenced and waiting for the storage: nothing runs.
+            self.done = Some(self.finish(0));
+            return;
+        };
         if kill {
             self.escalate("a kill was requested");
             return;
@@ -563,6 +717,9 @@ impl Supervisor {
         if end.is_crash() && !stop_requested {
             self.console_log
                 .write(format!("\r\nvroot: container {} {end}\r\n", self.settings.name).as_bytes());
+        }
+        if let Some(marker) = FenceMarker::load(&self.paths, &self.settings.name) {
+            return self.after_fence(marker);
         }
         match step {
             NextStep::BootAgain => {

@@ -1,0 +1,210 @@
+//! Fencing a container from the host's namespace: cut its links, kill its
+//! cgroup, release tasks stuck on hung storage, detach its mounts, and verify
+//! that nothing is left, all within a time bound. Nothing here touches the
+//! shared filesystem or runs a program from it: the container is found
+//! through its cgroup and procfs, and every step that could block runs in a
+//! child process with a deadline.
+
+pub mod marker;
+pub mod mounts;
+pub mod network;
+pub mod storage;
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cgroups::ContainerCgroup;
+use mounts::MountNamespace;
+use storage::{Release, StorageMount};
+
+/// How long killed tasks get to leave before they count as stuck.
+const KILL_SETTLE: Duration = Duration::from_millis(200);
+/// Kept back from the budget for the detach and the verification.
+const FINAL_STEPS_RESERVE: Duration = Duration::from_millis(500);
+/// A single step (a child with a deadline) never takes more than this.
+const STEP_LIMIT: Duration = Duration::from_secs(2);
+
+/// What to fence.
+pub struct FenceTarget<'a> {
+    pub cgroup: &'a ContainerCgroup,
+    /// The container's root on the host, to find the storage it lives on.
+    pub root: Option<&'a Path>,
+    /// A host-local directory the fence may use for a moment.
+    pub scratch: PathBuf,
+}
+
+/// What the fence did and found, for the command's report and `--json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FenceReport {
+    /// Tasks in the cgroup when the fence began.
+    pub tasks_killed: usize,
+    pub links_cut: Vec<String>,
+    pub links_not_cut: Vec<String>,
+    /// Storage connections aborted or force-unmounted to free stuck tasks.
+    pub storage_released: Vec<String>,
+    pub storage_errors: Vec<String>,
+    /// The namespace's mount tree was detached (tasks were stuck).
+    pub mounts_detached: bool,
+    /// Tasks still in the cgroup at the end.
+    pub tasks_left: Vec<i32>,
+    /// Processes still in the container's mount namespace at the end.
+    pub mount_namespace_members: Vec<i32>,
+    /// The storage is a cluster filesystem: only fencing the host frees it.
+    pub needs_host_fencing: bool,
+    pub elapsed_ms: u64,
+}
+
+impl FenceReport {
+    /// The container is off: no task and no mount of it is left.
+    pub fn verified(&self) -> bool {
+        self.tasks_left.is_empty() && self.mount_namespace_members.is_empty()
+    }
+
+    /// One line on what is left, for a failed fence.
+    pub fn failure(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.tasks_left.is_empty() {
+            parts.push(format!(
+                "{} task(s) still in the cgroup (pids {})",
+                self.tasks_left.len(),
+                list_pids(&self.tasks_left)
+            ));
+        }
+        let outsiders: Vec<i32> = self
+            .mount_namespace_members
+            .iter()
+            .copied()
+            .filter(|pid| !self.tasks_left.contains(pid))
+            .collect();
+        if !outsiders.is_empty() {
+            parts.push(format!(
+                "processes outside the cgroup still hold the container's mounts (pids {})",
+                list_pids(&outsiders)
+            ));
+        }
+        if !self.storage_errors.is_empty() {
+            parts.push(self.storage_errors.join("; "));
+        }
+        if self.needs_host_fencing {
+            parts.push(
+                "the storage is a cluster filesystem: the cluster must fence this host".into(),
+            );
+        }
+        parts.join("; ")
+    }
+}
+
+fn list_pids(pids: &[i32]) -> String {
+    let shown: Vec<String> = pids.iter().take(8).map(i32::to_string).collect();
+    let more = pids.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(" "))
+    } else {
+        shown.join(" ")
+    }
+}
+
+/// Handles on a live container, taken before the kill: once its tasks die,
+/// `/proc/PID/ns/*` is gone.
+struct Handles {
+    net: Option<OwnedFd>,
+    mount: Option<OwnedFd>,
+    mount_namespace: Option<MountNamespace>,
+    links: Vec<String>,
+    storage: Vec<StorageMount>,
+}
+
+fn open_ns(pid: i32, kind: &str) -> Option<OwnedFd> {
+    File::open(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(OwnedFd::from)
+}
+
+fn take_handles(pids: &[i32], root: Option<&Path>) -> Handles {
+    let host_mounts = crate::mountinfo::read_own().unwrap_or_default();
+    for &pid in pids {
+        let (Some(net), Some(mount)) = (open_ns(pid, "net"), open_ns(pid, "mnt")) else {
+            continue;
+        };
+        return Handles {
+            net: Some(net),
+            mount: Some(mount),
+            mount_namespace: MountNamespace::of(pid),
+            links: network::links_of(pid),
+            storage: storage::storage_under(&storage::mounts_of(pid), &host_mounts, root),
+        };
+    }
+    Handles {
+        net: None,
+        mount: None,
+        mount_namespace: None,
+        links: Vec::new(),
+        storage: storage::storage_under(&[], &host_mounts, root),
+    }
+}
+
+/// Fences the container within `budget`. Never fails early: every step is
+/// tried, and the report says what is left.
+pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
+    let started = Instant::now();
+    let deadline = started + budget;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let step = |limit: Duration| left().min(limit);
+    let mut report = FenceReport::default();
+
+    let pids = target.cgroup.pids();
+    report.tasks_killed = pids.len();
+    let mut handles = take_handles(&pids, target.root);
+
+    if let Some(net) = &handles.net {
+        report.links_not_cut = network::cut_links(net, &handles.links, step(STEP_LIMIT));
+        report.links_cut = handles
+            .links
+            .iter()
+            .filter(|link| !report.links_not_cut.contains(link))
+            .cloned()
+            .collect();
+    }
+    handles.net = None;
+
+    if target.cgroup.exists() {
+        let _ = target.cgroup.kill_all();
+    }
+    let mut empty = target.cgroup.wait_empty(step(KILL_SETTLE)).is_ok();
+
+    if !empty {
+        for storage in &handles.storage {
+            if storage.release == Release::ClusterFencing {
+                report.needs_host_fencing = true;
+            }
+            match storage::release(storage, &target.scratch, step(STEP_LIMIT)) {
+                Ok(()) => report.storage_released.push(storage.to_string()),
+                Err(error) => report.storage_errors.push(error.to_string()),
+            }
+        }
+        // Killed again: tasks forked between the first kill and their end
+        // (a v1 freezer-less kill races with fork).
+        let _ = target.cgroup.kill_all();
+        let wait = left().saturating_sub(FINAL_STEPS_RESERVE);
+        empty = target.cgroup.wait_empty(wait).is_ok();
+    }
+
+    if !empty {
+        if let Some(mount) = &handles.mount {
+            report.mounts_detached = mounts::detach_tree(mount, step(STEP_LIMIT)).succeeded();
+        }
+    }
+    // Our own handles would keep the namespace, and its mounts, alive.
+    handles.mount = None;
+    report.tasks_left = target.cgroup.pids();
+    report.mount_namespace_members = handles
+        .mount_namespace
+        .map(|namespace| namespace.members())
+        .unwrap_or_default();
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
