@@ -6,7 +6,11 @@
 #   scripts/install-deps.sh --bench    # also the peers the benchmark compares
 set -euo pipefail
 
-packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bindfs)
+# fence-agents and resource-agents ship the schemas the cluster agents' metadata is validated
+# against (metadata.rng, ra-api-1.dtd, and ocf-tester); libxml2-utils is xmllint.
+packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bindfs
+          fence-agents resource-agents libxml2-utils
+          systemd)  # systemd-analyze verify checks the units `vroot install-units` writes
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi
