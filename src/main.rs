@@ -1,6 +1,7 @@
 //! `vroot`: run a cluster's shared root as a system container on this host.
 //! This binary only parses, prints and calls the library crates.
 
+mod agents;
 mod output;
 
 use std::process::ExitCode;
@@ -30,14 +31,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a container; returns once its init runs.
+    /// Start a container; returns once its init runs. Exit code 6: the
+    /// container is fenced.
     Start {
         name: String,
         /// Run the supervisor in this process until the container stops
         /// (for systemd units and benchmarks). Exit code: 0 on poweroff,
-        /// 128+signal when the init crashed.
+        /// 128+signal when the init crashed, 6 when it was fenced.
         #[arg(long)]
         foreground: bool,
+        /// Clear the fenced marker first (an explicit start after a fence).
+        #[arg(long)]
+        unfence: bool,
     },
     /// Power a container off; kill it after the timeout.
     Stop {
@@ -76,8 +81,63 @@ enum Command {
     Enter { name: String },
     /// Attach to a container's console (Ctrl-] detaches).
     Console { name: String },
+    /// Kill and isolate a container now, within a time bound, even with its
+    /// storage hung or its supervisor dead; it stays down until unfenced.
+    /// Exit code: 0 when verified off, 1 otherwise.
+    Fence {
+        name: String,
+        /// Seconds the whole fence may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        /// Recorded in the fenced marker.
+        #[arg(long, default_value = "fenced by an operator")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear a container's fenced marker so that it may start again.
+    Unfence { name: String },
     /// Print the OCI runtime spec (config.json) rendered from the config.
     Spec { name: String },
+    /// The host's shared storage at /vz/private, as /etc/vroot/storage.toml
+    /// describes it.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+    /// Write the host's systemd units: vroot-storage.service (the shared
+    /// storage) and vroot@.service (one container, `start --foreground`),
+    /// ordered so that the storage is up before any container starts and
+    /// every container stops before the storage is unmounted.
+    InstallUnits {
+        #[arg(long, default_value = "/etc/systemd/system")]
+        dir: std::path::PathBuf,
+        /// The vroot binary the units run (default: this one).
+        #[arg(long)]
+        binary: Option<std::path::PathBuf>,
+    },
+    /// Link the cluster agents to this binary at their Debian paths:
+    /// /usr/sbin/fence_vroot and /usr/lib/ocf/resource.d/vroot/container.
+    InstallAgents {
+        /// Install below this directory instead of / (for packaging).
+        #[arg(long, default_value = "/")]
+        root: std::path::PathBuf,
+        /// The vroot binary the agents run (default: this one).
+        #[arg(long)]
+        binary: Option<std::path::PathBuf>,
+    },
+    /// The fence agent (what `fence_vroot` runs).
+    #[command(hide = true)]
+    FenceAgent {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The OCF resource agent (what `ocf:vroot:container` runs).
+    #[command(hide = true)]
+    OcfAgent {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Scan a container's shared root for host-unique content (a filled
     /// machine-id, ssh host keys, leases, this host's name or address).
     /// Exit code: 0 clean, 1 findings or error.
@@ -91,6 +151,29 @@ enum Command {
     Overlay {
         #[command(subcommand)]
         command: OverlayCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Mount the shared storage, with retries until its deadline, and check
+    /// that the filesystem type is the expected one.
+    Mount,
+    /// Unmount it (stop the containers first).
+    Umount {
+        /// Fail pending requests first (MNT_FORCE), for a dead server.
+        #[arg(long)]
+        force: bool,
+        /// Detach it now and release it when no longer used.
+        #[arg(long)]
+        lazy: bool,
+    },
+    /// Is it mounted, with the right type, and does it answer? Exit code: 0
+    /// healthy, 1 otherwise. Answers within the probe timeout even when the
+    /// storage hangs.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -117,24 +200,42 @@ enum OverlayCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
     let paths = HostPaths::from_env();
+    // Installed as /usr/sbin/fence_vroot or /usr/lib/ocf/resource.d/vroot/…,
+    // this binary is the agent itself.
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_default();
+    if let Some(agent) = agents::Agent::from_program_name(&argv0) {
+        return agents::run(agent, argv.collect(), &paths);
+    }
+    let cli = Cli::parse();
     match run(cli.command, &paths) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("vroot: {error}");
-            let unknown = error
-                .downcast_ref::<LifecycleError>()
-                .is_some_and(LifecycleError::is_unknown_container);
-            ExitCode::from(if unknown { EXIT_UNKNOWN } else { 1 })
+            let lifecycle_error = error.downcast_ref::<LifecycleError>();
+            if lifecycle_error.is_some_and(LifecycleError::is_unknown_container) {
+                ExitCode::from(EXIT_UNKNOWN)
+            } else if matches!(lifecycle_error, Some(LifecycleError::Fenced { .. })) {
+                ExitCode::from(vroot_runtime::supervisor::EXIT_FENCED as u8)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
 
 fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
     match command {
-        Command::Start { name, foreground } => {
-            match lifecycle::start::start(paths, &name, foreground)? {
+        Command::Start {
+            name,
+            foreground,
+            unfence,
+        } => {
+            if unfence {
+                lifecycle::fence::unfence(paths, &name)?;
+            }
+            match start_checked(paths, &name, foreground)? {
                 Started::Background { init_pid } => {
                     println!("{name}: started (init pid {init_pid})");
                     Ok(ExitCode::SUCCESS)
@@ -164,8 +265,9 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             };
             // A config that cannot start must not take the running container down.
             lifecycle::start::check(paths, &name)?;
+            vroot_bootstrap::start::check_storage(paths, &name).map_err(start_error)?;
             lifecycle::stop::stop(paths, &name, options)?;
-            match lifecycle::start::start(paths, &name, false)? {
+            match start_checked(paths, &name, false)? {
                 Started::Background { init_pid } => {
                     println!("{name}: restarted (init pid {init_pid})")
                 }
@@ -223,12 +325,111 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Fence {
+            name,
+            timeout,
+            reason,
+            json,
+        } => {
+            let result = lifecycle::fence::fence(
+                paths,
+                &name,
+                Duration::from_secs(timeout.max(1)),
+                &reason,
+            )?;
+            output::print_fence(&result, json)?;
+            if result.verified {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                anyhow::bail!(LifecycleError::Fence {
+                    name,
+                    reason: result.report.failure()
+                })
+            }
+        }
+        Command::Unfence { name } => {
+            let was_fenced = lifecycle::fence::unfence(paths, &name)?;
+            println!(
+                "{name}: {}",
+                if was_fenced {
+                    "unfenced"
+                } else {
+                    "was not fenced"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Spec { name } => {
             let checked = lifecycle::start::check(paths, &name)?;
             println!("{}", vroot_runtime::spec::to_json(&checked.spec)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Overlay { command } => run_overlay(command, paths),
+        Command::Storage { command } => run_storage(command, paths),
+        Command::InstallUnits { dir, binary } => {
+            let binary = match binary {
+                Some(binary) => binary,
+                None => std::env::current_exe()?,
+            };
+            let storage = vroot_bootstrap::start::storage_config(paths)?;
+            for unit in vroot_bootstrap::units::install(&dir, &binary, &storage)? {
+                println!("{}", unit.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::InstallAgents { root, binary } => {
+            let binary = match binary {
+                Some(binary) => binary,
+                None => std::env::current_exe()?,
+            };
+            for link in agents::install(&root, &binary)? {
+                println!("{} -> {}", link.display(), binary.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FenceAgent { args } => Ok(agents::run(agents::Agent::Fence, args, paths)),
+        Command::OcfAgent { args } => Ok(agents::run(agents::Agent::Ocf, args, paths)),
+    }
+}
+
+/// Lifecycle errors keep their type (the exit codes depend on it).
+fn start_error(error: vroot_bootstrap::start::StartError) -> anyhow::Error {
+    match error {
+        vroot_bootstrap::start::StartError::Lifecycle(error) => error.into(),
+        other => other.into(),
+    }
+}
+
+fn start_checked(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started> {
+    vroot_bootstrap::start::start(paths, name, foreground).map_err(start_error)
+}
+
+fn run_storage(command: StorageCommand, paths: &HostPaths) -> Result<ExitCode> {
+    use vroot_bootstrap::storage;
+    let config = vroot_bootstrap::start::storage_config(paths)?;
+    match command {
+        StorageCommand::Mount => {
+            println!("{}", storage::mount(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        StorageCommand::Umount { force, lazy } => {
+            storage::umount(&config, force, lazy)?;
+            println!("{}: unmounted", config.target.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        StorageCommand::Status { json } => {
+            let status = storage::status(&config);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("{}", status.message);
+            }
+            Ok(if status.health.is_usable() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
 }
 

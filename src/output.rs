@@ -7,6 +7,7 @@ use vroot_overlays::lint::Finding;
 use vroot_overlays::plan::Placement;
 use vroot_overlays::prepare::Action;
 use vroot_overlays::status::{LayerStatus, State};
+use vroot_runtime::lifecycle::fence::FenceResult;
 use vroot_runtime::lifecycle::inspect::{RunState, Status};
 use vroot_runtime::lifecycle::stop::Stopped;
 
@@ -24,6 +25,7 @@ fn state_word(state: RunState) -> &'static str {
         RunState::Stopped => "stopped",
         RunState::Starting => "starting",
         RunState::Stopping => "stopping",
+        RunState::Fenced => "fenced",
     }
 }
 
@@ -39,13 +41,56 @@ pub fn print_status(status: &Status, json: bool) -> Result<()> {
     if let Some(since) = &status.started_at {
         line.push_str(&format!(", since {since}"));
     }
-    if status.state != RunState::Stopped && !status.supervisor_alive {
+    if !matches!(status.state, RunState::Stopped | RunState::Fenced) && !status.supervisor_alive {
         line.push_str(", supervisor DEAD (run `vroot stop` to clean up)");
     }
     if let Some(root) = &status.root {
         line.push_str(&format!(", root {}", root.display()));
     }
+    if let Some(storage) = &status.storage {
+        line.push_str(&format!(", storage {}", storage.health));
+    }
+    if let Some(fenced) = &status.fenced {
+        line.push_str(&format!(
+            ", fenced since {} ({}; `vroot unfence {}` clears it)",
+            fenced.since, fenced.reason, status.name
+        ));
+    }
     println!("{line}");
+    Ok(())
+}
+
+pub fn print_fence(result: &FenceResult, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+        return Ok(());
+    }
+    let report = &result.report;
+    if result.already_off {
+        println!("{}: fenced (nothing was running)", result.name);
+        return Ok(());
+    }
+    let mut line = format!(
+        "{}: fenced in {} ms: {} task(s) killed",
+        result.name, report.elapsed_ms, report.tasks_killed
+    );
+    if !report.links_cut.is_empty() {
+        line.push_str(&format!(", links cut: {}", report.links_cut.join(" ")));
+    }
+    if !report.storage_released.is_empty() {
+        line.push_str(&format!(
+            ", storage released: {}",
+            report.storage_released.join(", ")
+        ));
+    }
+    if report.mounts_detached {
+        line.push_str(", mounts detached");
+    }
+    if result.verified {
+        println!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod busybox;
 mod errors;
+mod fencing;
 mod harness;
 mod hostile;
 mod interactive;
@@ -12,3 +13,4 @@ mod pure_cgroup_v2;
 mod supervisor_loss;
 mod systemd;
 mod sysvinit;
+mod test_storage;

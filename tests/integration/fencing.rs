@@ -1,0 +1,270 @@
+//! Fencing from the host namespace with the container's root on storage
+//! that hangs: the FUSE test storage serves the shared root, many processes
+//! inside read from it, and then it stops answering.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::test_storage::TestStorage;
+
+/// Readers that keep asking the storage: lookups of names that do not
+/// exist (never cached) and opens of a file (each open is a request).
+const READERS: &str = "for i in $(seq 40); do (while true; do cat /etc/hostname /no-such-$i; ls /bin; done) >/dev/null 2>&1 & done; echo started";
+
+struct Shared {
+    storage: TestStorage,
+    root: PathBuf,
+}
+
+/// A busybox shared root served through the test storage.
+fn shared_root(host: &Host) -> Shared {
+    let source = host.dir.join("export");
+    std::fs::create_dir_all(&source).unwrap();
+    let copy = host.private_copy(&busybox_root(), "export/busybox");
+    assert!(copy.join("bin/busybox").exists());
+    let storage = TestStorage::serve(&source, &host.dir.join("private"));
+    let root = storage.mountpoint.join("busybox");
+    assert!(root.join("bin/busybox").exists(), "the root is served");
+    Shared { storage, root }
+}
+
+fn mount_namespace(pid: i32) -> u64 {
+    std::fs::metadata(format!("/proc/{pid}/ns/mnt"))
+        .unwrap()
+        .ino()
+}
+
+fn members_of_mount_namespace(inode: u64) -> Vec<i32> {
+    let wanted = format!("mnt:[{inode}]");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .is_ok_and(|link| link.to_string_lossy() == wanted)
+        })
+        .collect()
+}
+
+/// The host keeps working: programs start, local files are read and
+/// written, and vroot answers about other containers.
+fn assert_host_usable(host: &Host) {
+    let started = Instant::now();
+    let probe = host.dir.join("host-usable");
+    std::fs::write(&probe, b"yes").unwrap();
+    assert_eq!(std::fs::read(&probe).unwrap(), b"yes");
+    let output = std::process::Command::new("/bin/sh")
+        .args(["-c", "echo alive; ls / >/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&output.stdout).trim(), "alive");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the host was slow: {:?}",
+        started.elapsed()
+    );
+}
+
+fn start_readers(host: &Host, name: &str) {
+    assert_eq!(host.exec_ok(name, &["sh", "-c", READERS]), "started");
+    wait_until(Duration::from_secs(10), "the readers to run", || {
+        processes_in_cgroup(name).len() > 40
+    });
+}
+
+/// Hangs the storage and waits until readers wait on it: their requests
+/// are read and parked, so a kill leaves them in uninterruptible sleep until
+/// the request ends.
+fn hang_under_readers(shared: &Shared) {
+    shared.storage.hang();
+    wait_until(
+        Duration::from_secs(10),
+        "readers waiting on the storage",
+        || shared.storage.parked() >= 3,
+    );
+}
+
+#[test]
+fn fence_kills_and_isolates_a_container_on_hung_storage() {
+    let host = Host::new("fence-hung");
+    let shared = shared_root(&host);
+    host.config("hung", &shared.root, "");
+    host.ok(&["start", "hung"]);
+    let namespace = mount_namespace(host.init_pid("hung"));
+    start_readers(&host, "hung");
+    hang_under_readers(&shared);
+    assert!(shared.storage.state().contains("hung"));
+
+    // Status answers at once, from host-local state only.
+    let asked = Instant::now();
+    let (code, status) = host.status("hung");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "status took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["state"], "running");
+
+    let fencing = Instant::now();
+    let output = host.vroot(&["fence", "hung", "--json"]);
+    let took = fencing.elapsed();
+    assert!(
+        output.status.success(),
+        "fence failed: {}",
+        text(&output.stderr)
+    );
+    assert!(took < Duration::from_secs(10), "fence took {took:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert!(report["tasks_killed"].as_u64().unwrap() > 40, "{report}");
+    let released = report["storage_released"].to_string();
+    assert!(released.contains("fuse.vroot-testfs"), "{report}");
+
+    assert!(processes_in_cgroup("hung").is_empty());
+    assert!(
+        members_of_mount_namespace(namespace).is_empty(),
+        "the container's mount namespace is still alive"
+    );
+    assert_host_usable(&host);
+    wait_until(Duration::from_secs(5), "the supervisor to finish", || {
+        !host.state_dir().join("hung").exists()
+    });
+    for dir in cgroup_dirs("hung") {
+        assert!(!dir.exists(), "cgroup {} is left", dir.display());
+    }
+
+    // Fenced stays down until unfenced.
+    let (code, status) = host.status("hung");
+    assert_eq!(code, 3);
+    assert_eq!(status["state"], "fenced");
+    shared.storage.release();
+    let refused = host.vroot(&["start", "hung"]);
+    assert_eq!(refused.status.code(), Some(6), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("vroot unfence hung"));
+    host.ok(&["start", "--unfence", "hung"]);
+    assert_eq!(host.exec_ok("hung", &["echo", "back"]), "back");
+    host.ok(&["stop", "hung"]);
+    host.assert_nothing_left("hung", &shared.root);
+}
+
+#[test]
+fn fence_works_with_the_supervisor_killed_first() {
+    let host = Host::new("fence-orphan");
+    let shared = shared_root(&host);
+    host.config("orphan", &shared.root, "");
+    host.ok(&["start", "orphan"]);
+    let namespace = mount_namespace(host.init_pid("orphan"));
+    start_readers(&host, "orphan");
+    // SAFETY: kill(2) on the supervisor's pid, read from vroot status.
+    unsafe { libc::kill(host.supervisor_pid("orphan"), libc::SIGKILL) };
+    wait_until(Duration::from_secs(5), "the supervisor's death", || {
+        host.status("orphan").1["supervisor_alive"] == false
+    });
+    hang_under_readers(&shared);
+
+    let fencing = Instant::now();
+    let output = host.vroot(&["fence", "orphan", "--timeout", "10"]);
+    assert!(
+        output.status.success(),
+        "fence failed: {}",
+        text(&output.stderr)
+    );
+    assert!(fencing.elapsed() < Duration::from_secs(10));
+    assert!(text(&output.stdout).contains("orphan: fenced in"));
+    assert!(processes_in_cgroup("orphan").is_empty());
+    assert!(members_of_mount_namespace(namespace).is_empty());
+    // The fence cleaned up what the dead supervisor left.
+    assert!(!host.state_dir().join("orphan").exists());
+    for dir in cgroup_dirs("orphan") {
+        assert!(!dir.exists(), "cgroup {} is left", dir.display());
+    }
+    assert_host_usable(&host);
+    assert_eq!(host.status("orphan").1["state"], "fenced");
+    // Fencing a fenced container succeeds again.
+    let again = host.ok(&["fence", "orphan"]);
+    assert!(again.contains("nothing was running"), "{again}");
+}
+
+#[test]
+fn the_watchdog_fences_a_hung_container_and_restarts_it_on_recovery() {
+    let host = Host::new("fence-watchdog");
+    let shared = shared_root(&host);
+    host.config(
+        "dog",
+        &shared.root,
+        "[fence]\non_hang = \"fence\"\nhang_timeout = 2\nrestart_on_recovery = true",
+    );
+    host.ok(&["start", "dog"]);
+    let first_init = host.init_pid("dog");
+    wait_until(Duration::from_secs(5), "a first healthy probe", || {
+        host.status("dog").1["storage"]["health"] == "healthy"
+    });
+    start_readers(&host, "dog");
+
+    let hung_at = Instant::now();
+    shared.storage.hang();
+    wait_until(Duration::from_secs(10), "the watchdog to fence", || {
+        host.status("dog").1["state"] == "fenced"
+    });
+    let took = hung_at.elapsed();
+    assert!(
+        took <= Duration::from_secs(2 + 2),
+        "the watchdog fenced {took:?} after the hang (hang_timeout 2 s)"
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the container's tasks to go",
+        || processes_in_cgroup("dog").is_empty(),
+    );
+    let log = host.log("dog");
+    assert!(log.contains("did not answer for"), "{log}");
+    assert!(log.contains("waiting for the storage"), "{log}");
+    // Still fenced while the storage is down: nothing restarts.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(host.status("dog").1["state"], "fenced");
+
+    shared.storage.release();
+    wait_until(Duration::from_secs(15), "the restart on recovery", || {
+        let status = host.status("dog").1;
+        status["state"] == "running" && status["init_pid"] != first_init
+    });
+    assert_eq!(host.exec_ok("dog", &["echo", "recovered"]), "recovered");
+    assert!(
+        host.status("dog").1["fenced"].is_null(),
+        "the watchdog's marker is cleared"
+    );
+    host.ok(&["stop", "dog"]);
+    host.assert_nothing_left("dog", &shared.root);
+}
+
+#[test]
+fn the_watchdog_reports_a_hang_without_fencing_when_told_not_to() {
+    let host = Host::new("fence-report");
+    let shared = shared_root(&host);
+    host.config("watched", &shared.root, "[fence]\nhang_timeout = 1");
+    host.ok(&["start", "watched"]);
+    wait_until(Duration::from_secs(5), "a first healthy probe", || {
+        host.status("watched").1["storage"]["health"] == "healthy"
+    });
+    shared.storage.hang();
+    wait_until(
+        Duration::from_secs(5),
+        "the storage to show as hung",
+        || host.status("watched").1["storage"]["health"] == "hung",
+    );
+    let line = host.ok(&["status", "watched"]);
+    assert!(line.contains("storage hung"), "{line}");
+    assert_eq!(host.status("watched").1["state"], "running");
+    shared.storage.release();
+    wait_until(
+        Duration::from_secs(5),
+        "the storage to show as healthy",
+        || host.status("watched").1["storage"]["health"] == "healthy",
+    );
+    host.ok(&["stop", "watched"]);
+    host.assert_nothing_left("watched", &shared.root);
+}
