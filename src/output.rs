@@ -52,8 +52,15 @@ pub fn print_status(status: &Status, json: bool) -> Result<()> {
     }
     if let Some(fenced) = &status.fenced {
         line.push_str(&format!(
-            ", fenced since {} ({}; `vroot unfence {}` clears it)",
-            fenced.since, fenced.reason, status.name
+            "{} since {} ({}; `vroot unfence {}` clears it)",
+            if status.state == RunState::Fenced {
+                ""
+            } else {
+                ", fenced"
+            },
+            fenced.since,
+            fenced.reason,
+            status.name
         ));
     }
     println!("{line}");

@@ -1,6 +1,7 @@
 //! Integration tests: real namespaces, mounts and cgroups, real busybox and
 //! systemd roots. They need root, like vroot itself.
 
+mod agents;
 mod busybox;
 mod errors;
 mod fencing;
@@ -10,6 +11,7 @@ mod interactive;
 mod lint;
 mod overlay;
 mod pure_cgroup_v2;
+mod storage_cli;
 mod supervisor_loss;
 mod systemd;
 mod sysvinit;
