@@ -268,3 +268,58 @@ fn the_watchdog_reports_a_hang_without_fencing_when_told_not_to() {
     host.ok(&["stop", "watched"]);
     host.assert_nothing_left("watched", &shared.root);
 }
+
+#[test]
+fn fence_cuts_the_container_links_first() {
+    let host = Host::new("fence-links");
+    let root = busybox_root();
+    host.config("linked", &root, "");
+    host.ok(&["start", "linked"]);
+    let init = host.init_pid("linked").to_string();
+    let ip = |args: &[&str]| {
+        let output = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "ip {args:?}: {}",
+            text(&output.stderr)
+        );
+    };
+    // A veth pair with one end inside the container, up on both sides.
+    ip(&[
+        "link",
+        "add",
+        "vrtfence-h",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vrtfence-c",
+    ]);
+    ip(&["link", "set", "vrtfence-c", "netns", &init]);
+    ip(&["link", "set", "vrtfence-h", "up"]);
+    let inside = std::process::Command::new("nsenter")
+        .args(["-t", &init, "-n", "ip", "link", "set", "vrtfence-c", "up"])
+        .status()
+        .unwrap();
+    assert!(inside.success());
+
+    let output = host.vroot(&["fence", "linked", "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["links_cut"],
+        serde_json::json!(["vrtfence-c"]),
+        "{report}"
+    );
+    assert_eq!(report["links_not_cut"], serde_json::json!([]));
+    // The container's namespace is gone, and its veth pair with it (the
+    // kernel destroys a dead namespace's links from a work queue).
+    wait_until(Duration::from_secs(5), "the veth pair to go", || {
+        !std::path::Path::new("/sys/class/net/vrtfence-h").exists()
+    });
+    host.ok(&["unfence", "linked"]);
+    host.assert_nothing_left("linked", &root);
+}
