@@ -306,24 +306,8 @@ fn check_no_host_names(parsed: &ParsedSource, storage_type: StorageType) -> Resu
     ))
 }
 
-/// Turns toml's multi-line diagnostics into one line with a line number, and
-/// says "unknown key" where serde says "unknown field".
 fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> StorageError {
-    let location = error
-        .span()
-        .map(|span| {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!(" line {line}")
-        })
-        .unwrap_or_default();
-    let raw = error.message().replace('\n', " ");
-    let message = match raw.strip_prefix("unknown field ") {
-        Some(rest) => format!("unknown key {rest}"),
-        None => match raw.strip_prefix("unknown variant ") {
-            Some(rest) => format!("unknown type {rest}"),
-            None => raw,
-        },
-    };
+    let (location, message) = vroot_runtime::config::one_line_diagnostic(text, error, "type");
     StorageError::Syntax {
         path: path.to_path_buf(),
         location,

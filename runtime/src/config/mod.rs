@@ -293,9 +293,24 @@ impl ContainerConfig {
     }
 }
 
-/// Turns toml's multi-line diagnostics into one line with a line number, and
-/// says "unknown key" where serde says "unknown field".
 fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let (location, message) = one_line_diagnostic(text, error, "value");
+    ConfigError::Syntax {
+        path: path.to_path_buf(),
+        location,
+        message,
+    }
+}
+
+/// Turns toml's multi-line diagnostics into one line: ` line N` and the
+/// message, saying "unknown key" where serde says "unknown field" and
+/// "unknown {variant_word}" where it says "unknown variant". Every TOML file
+/// vroot reads reports its errors this way.
+pub fn one_line_diagnostic(
+    text: &str,
+    error: &toml::de::Error,
+    variant_word: &str,
+) -> (String, String) {
     let location = error
         .span()
         .map(|span| {
@@ -307,15 +322,11 @@ fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError
     let message = match raw.strip_prefix("unknown field ") {
         Some(rest) => format!("unknown key {rest}"),
         None => match raw.strip_prefix("unknown variant ") {
-            Some(rest) => format!("unknown value {rest}"),
+            Some(rest) => format!("unknown {variant_word} {rest}"),
             None => raw,
         },
     };
-    ConfigError::Syntax {
-        path: path.to_path_buf(),
-        location,
-        message,
-    }
+    (location, message)
 }
 
 fn validate_hostname(hostname: &str) -> Result<(), String> {
