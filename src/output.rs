@@ -84,6 +84,18 @@ pub fn print_fence(result: &FenceResult, json: bool) -> Result<()> {
     if !report.links_cut.is_empty() {
         line.push_str(&format!(", links cut: {}", report.links_cut.join(" ")));
     }
+    if !report.links_returned.is_empty() {
+        line.push_str(&format!(
+            ", devices given back: {}",
+            report.links_returned.join(" ")
+        ));
+    }
+    if !report.links_not_cut.is_empty() {
+        line.push_str(&format!(
+            ", link problems: {}",
+            report.links_not_cut.join("; ")
+        ));
+    }
     if !report.storage_released.is_empty() {
         line.push_str(&format!(
             ", storage released: {}",

@@ -116,7 +116,12 @@ pub fn variables(config: &ContainerConfig, host_name: &str) -> Variables {
             .map(|v| v.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
+    let interfaces = crate::spec::resolved_interfaces(config, &machine_id);
     let mut variables: Variables = config.overlay.vars.clone();
+    variables.extend(crate::network::variables::variables(
+        &interfaces,
+        crate::network::host_link_mac,
+    ));
     for (key, value) in [
         ("name", config.name.clone()),
         ("hostname", config.hostname.clone()),

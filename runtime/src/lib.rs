@@ -19,6 +19,7 @@ pub mod init_end;
 pub mod lifecycle;
 pub mod lock;
 pub mod mountinfo;
+pub mod network;
 pub mod paths;
 pub mod process;
 pub mod signal;

@@ -82,4 +82,8 @@ impl StateFiles {
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }
+    /// What the current boot attached: see [`crate::network::NetworkRecord`].
+    pub fn network_json(&self) -> PathBuf {
+        self.dir.join("network.json")
+    }
 }

@@ -6,6 +6,7 @@
 mod fence;
 mod limits;
 mod name;
+mod network;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,14 +66,6 @@ impl OnReboot {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// A private network namespace with only `lo`.
-    #[default]
-    None,
-}
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
     pub memory_bytes: Option<u64>,
@@ -92,7 +85,9 @@ pub struct ContainerConfig {
     pub halt_signal: Option<RawSignal>,
     pub on_reboot: OnReboot,
     pub limits: Limits,
-    pub network: NetworkMode,
+    /// The container's interfaces besides `lo`; none gives a private
+    /// network namespace with only loopback.
+    pub network: Vec<crate::network::Interface>,
     pub overlay: vroot_overlays::config::OverlayConfig,
     pub fence: FencePolicy,
 }
@@ -111,8 +106,7 @@ struct FileConfig {
     on_reboot: OnReboot,
     #[serde(default)]
     limits: FileLimits,
-    #[serde(default)]
-    network: FileNetwork,
+    network: Option<toml::Table>,
     overlay: Option<vroot_overlays::config::FileOverlay>,
     #[serde(default)]
     fence: fence::FileFence,
@@ -124,13 +118,6 @@ struct FileLimits {
     memory: Option<SizeText>,
     cpus: Option<f64>,
     pids: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileNetwork {
-    #[serde(default)]
-    mode: NetworkMode,
 }
 
 fn default_init() -> Vec<String> {
@@ -262,6 +249,8 @@ impl ContainerConfig {
             .validate()
             .map_err(|(field, reason)| invalid(field, reason))?;
 
+        let network = network::parse(file.network).map_err(|reason| invalid("network", reason))?;
+
         let config_dir = path.parent().unwrap_or(Path::new("/"));
         let overlay = file
             .overlay
@@ -286,7 +275,7 @@ impl ContainerConfig {
                 cpus: file.limits.cpus,
                 pids,
             },
-            network: file.network.mode,
+            network,
             overlay,
             fence,
         })

@@ -18,7 +18,7 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(config.halt_signal, None);
     assert_eq!(config.on_reboot, OnReboot::Restart);
     assert_eq!(config.limits, Limits::default());
-    assert_eq!(config.network, NetworkMode::None);
+    assert!(config.network.is_empty());
     assert_eq!(config.fence, FencePolicy::default());
     assert_eq!(config.fence.on_hang, OnHang::None);
 }
@@ -135,7 +135,21 @@ fn bad_values_name_their_field() {
 #[test]
 fn unsupported_enum_values_are_named() {
     assert!(error("root = \"/r\"\non_reboot = \"explode\"").contains("explode"));
-    assert!(error("root = \"/r\"\n[network]\nmode = \"veth\"").contains("veth"));
+    assert!(error("root = \"/r\"\n[network]\nmode = \"bond\"").contains("bond"));
+}
+
+#[test]
+fn network_interfaces_are_read_and_their_errors_name_the_file_and_key() {
+    let config = parse("root = \"/r\"\n[network]\nmode = \"veth\"\nbridge = \"br0\"\n").unwrap();
+    assert_eq!(config.network.len(), 1);
+    assert_eq!(config.network[0].name, "eth0");
+    let message = error("root = \"/r\"\n[network]\nmode = \"macvlan\"\n");
+    assert!(
+        message.starts_with(
+            "/etc/vroot/web.toml: `network` interface 1 (`eth0`): mode macvlan needs `parent`"
+        ),
+        "{message}"
+    );
 }
 
 #[test]

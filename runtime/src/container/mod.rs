@@ -60,6 +60,9 @@ pub enum SpawnError {
     Clone(nix::Error),
     #[error("cannot put the init into its cgroup: {0}")]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// The caller's preparation of the new namespaces (its network) failed.
+    #[error("{0}")]
+    Prepare(String),
     #[error("{0}")]
     Setup(String),
     #[error("the init's setup did not finish within {0:?} (is the shared root's storage hung?)")]
@@ -245,14 +248,21 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// Short wait for a message the child may already have queued, when our own
+/// side failed first.
+const CHILD_REPORT_PEEK: Duration = Duration::from_millis(5);
+
 /// Creates the init in new namespaces, puts it in `cgroup`, lets it set up the
 /// root and waits until it has exec'd the root's init (or failed, or timed out).
+/// `prepare` runs with the child's pid once it is in its cgroup and before
+/// it may go on (the network is attached there); its error ends the spawn.
 /// Must be called from a single-threaded process.
 pub fn spawn(
     plan: &InitPlan,
     console_slave: &OwnedFd,
     cgroup: &ContainerCgroup,
     setup_timeout: Duration,
+    prepare: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<SpawnedInit, SpawnError> {
     let (parent_channel, child_channel) = channel::pair().map_err(SpawnError::Clone)?;
     let mut pidfd: libc::c_int = -1;
@@ -304,13 +314,22 @@ pub fn spawn(
     // its own message, queued on the channel, explains more than ours.
     let own_error = match cgroup.attach(pid) {
         Err(error) => Some(SpawnError::from(error)),
-        Ok(()) => parent_channel
-            .send_go()
-            .err()
-            .map(|error| SpawnError::Setup(format!("cannot start the init: {error}"))),
+        Ok(()) => match prepare(pid) {
+            Err(message) => Some(SpawnError::Prepare(message)),
+            Ok(()) => parent_channel
+                .send_go()
+                .err()
+                .map(|error| SpawnError::Setup(format!("cannot start the init: {error}"))),
+        },
     };
     if let Some(own_error) = own_error {
-        let outcome = parent_channel.wait_outcome(CHILD_REPORT_GRACE);
+        // A failed preparation is the caller's own error: the child is
+        // only waiting, unless it already failed on its own.
+        let grace = match own_error {
+            SpawnError::Prepare(_) => CHILD_REPORT_PEEK,
+            _ => CHILD_REPORT_GRACE,
+        };
+        let outcome = parent_channel.wait_outcome(grace);
         abandon(&pidfd);
         return Err(match outcome {
             SetupOutcome::Failed(message) => SpawnError::Setup(message),

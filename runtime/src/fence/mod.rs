@@ -1,4 +1,4 @@
-//! Fencing a container from the host's namespace: cut its links, kill its
+//! Fencing a container from the host's namespace: take its links away, kill its
 //! cgroup, release tasks stuck on hung storage, detach its mounts, and verify
 //! that nothing is left, all within a time bound. Nothing here touches the
 //! shared filesystem or runs a program from it: the container is found
@@ -7,11 +7,12 @@
 
 pub mod marker;
 pub mod mounts;
-pub mod network;
 pub mod storage;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
+
+use crate::network::{self, netns::Netns, NetworkRecord};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ const STEP_LIMIT: Duration = Duration::from_secs(2);
 
 /// What to fence.
 pub struct FenceTarget<'a> {
+    pub name: &'a str,
+    /// What its current boot attached, if known (the links carry tags too).
+    pub network: Option<NetworkRecord>,
     pub cgroup: &'a ContainerCgroup,
     /// The container's root on the host, to find the storage it lives on.
     pub root: Option<&'a Path>,
@@ -42,7 +46,11 @@ pub struct FenceTarget<'a> {
 pub struct FenceReport {
     /// Tasks in the cgroup when the fence began.
     pub tasks_killed: usize,
+    /// Links deleted: the container's own, and their host sides.
     pub links_cut: Vec<String>,
+    /// Host devices taken back from the container, by host name.
+    pub links_returned: Vec<String>,
+    /// What could not be done to the links, one line each.
     pub links_not_cut: Vec<String>,
     /// Storage connections aborted or force-unmounted to free stuck tasks.
     pub storage_released: Vec<String>,
@@ -111,10 +119,9 @@ fn list_pids(pids: &[i32]) -> String {
 /// Handles on a live container, taken before the kill: once its tasks die,
 /// `/proc/PID/ns/*` is gone.
 struct Handles {
-    net: Option<OwnedFd>,
+    net: Option<Netns>,
     mount: Option<OwnedFd>,
     mount_namespace: Option<MountNamespace>,
-    links: Vec<String>,
     storage: Vec<StorageMount>,
 }
 
@@ -127,14 +134,13 @@ fn open_ns(pid: i32, kind: &str) -> Option<OwnedFd> {
 fn take_handles(pids: &[i32], root: Option<&Path>) -> Handles {
     let host_mounts = crate::mountinfo::read_own().unwrap_or_default();
     for &pid in pids {
-        let (Some(net), Some(mount)) = (open_ns(pid, "net"), open_ns(pid, "mnt")) else {
+        let (Ok(net), Some(mount)) = (Netns::of_process(pid), open_ns(pid, "mnt")) else {
             continue;
         };
         return Handles {
             net: Some(net),
             mount: Some(mount),
             mount_namespace: MountNamespace::of(pid),
-            links: network::links_of(pid),
             storage: storage::storage_under(&storage::mounts_of(pid), &host_mounts, root),
         };
     }
@@ -142,7 +148,6 @@ fn take_handles(pids: &[i32], root: Option<&Path>) -> Handles {
         net: None,
         mount: None,
         mount_namespace: None,
-        links: Vec::new(),
         storage: storage::storage_under(&[], &host_mounts, root),
     }
 }
@@ -160,14 +165,12 @@ pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
     report.tasks_killed = pids.len();
     let mut handles = take_handles(&pids, target.root);
 
+    // Isolation first: a node whose tasks cannot all be killed yet must
+    // already be off the network. Netlink requests answer from the kernel
+    // alone, so this cannot wait on the storage.
+    let mut links = network::ReleaseReport::default();
     if let Some(net) = &handles.net {
-        report.links_not_cut = network::cut_links(net, &handles.links, step(STEP_LIMIT));
-        report.links_cut = handles
-            .links
-            .iter()
-            .filter(|link| !report.links_not_cut.contains(link))
-            .cloned()
-            .collect();
+        links = network::evacuate(target.name, net, target.network.as_ref());
     }
     handles.net = None;
 
@@ -200,6 +203,10 @@ pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
     }
     // Our own handles would keep the namespace, and its mounts, alive.
     handles.mount = None;
+    links.merge(network::sweep(target.name, target.network.as_ref()));
+    report.links_cut = links.removed;
+    report.links_returned = links.returned;
+    report.links_not_cut = links.failed;
     report.tasks_left = target.cgroup.pids();
     report.mount_namespace_members = handles
         .mount_namespace

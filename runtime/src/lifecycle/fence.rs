@@ -14,6 +14,7 @@ use crate::cgroups::ContainerCgroup;
 use crate::fence::marker::{FenceMarker, FencedBy};
 use crate::fence::{self, FenceReport, FenceTarget};
 use crate::lock;
+use crate::network::NetworkRecord;
 use crate::paths::HostPaths;
 use crate::process::pidfd_wait_exit;
 
@@ -69,6 +70,10 @@ pub fn fence(
     let already_off = !cgroup.is_populated();
 
     let target = FenceTarget {
+        name,
+        network: found
+            .as_ref()
+            .and_then(|found| NetworkRecord::load(&found.files.network_json())),
         cgroup: &cgroup,
         root: state.as_ref().map(|state| state.root.as_path()),
         scratch: paths.state_dir.join(format!(".fence-{name}")),

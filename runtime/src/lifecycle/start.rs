@@ -239,6 +239,7 @@ fn claim_state_dir(paths: &HostPaths, name: &str) -> Result<HeldLock, LifecycleE
         };
         drop(root_lock);
         super::inspect::remove_container_cgroup(name, &found)?;
+        teardown::release_network(name, &found.files, None);
         teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
             LifecycleError::Teardown {
                 name: name.to_string(),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::inspect::{check_name, find, remove_container_cgroup, require_config, Found};
 use super::{halt, teardown, LifecycleError};
 use crate::lock;
+use crate::network::netns::Netns;
 use crate::paths::HostPaths;
 use crate::process::pidfd_wait_exit;
 use crate::supervisor::control::{self, ControlError, Request};
@@ -141,6 +142,14 @@ fn stop_without_supervisor(
         let _ = stopping.save(&found.files.state_json());
     }
     let mut result = Stopped::AlreadyStopped;
+    // Held across the poweroff: the namespace, and the devices lent to it,
+    // must outlive the init until they are given back.
+    let held_netns = found
+        .state
+        .as_ref()
+        .and_then(|s| s.init)
+        .filter(|init| init.is_alive())
+        .and_then(|init| Netns::of_process(init.pid).ok());
     if let Some(init) = found
         .state
         .as_ref()
@@ -169,6 +178,7 @@ fn stop_without_supervisor(
         }
     }
     remove_container_cgroup(name, found)?;
+    teardown::release_network(name, &found.files, held_netns.as_ref());
     teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
         LifecycleError::Teardown {
             name: name.to_string(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cgroups::{CgroupError, ContainerCgroup};
 use crate::lock;
+use crate::network::{self, netns::Netns, NetworkRecord, ReleaseReport};
 use crate::paths::StateFiles;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,23 @@ pub fn remove_cgroup(cgroup: &ContainerCgroup) -> Result<(), TeardownError> {
     cgroup.wait_empty(KILL_GRACE)?;
     cgroup.remove(Duration::from_secs(5))?;
     Ok(())
+}
+
+/// Takes back the links of a container whose supervisor died: from its
+/// namespace while `held` keeps that alive (so that lent devices are still
+/// there to give back), then from the host by their tags. Problems are
+/// reported on stderr: a link that cannot be taken back must not keep the
+/// container from being stopped.
+pub fn release_network(name: &str, files: &StateFiles, held: Option<&Netns>) -> ReleaseReport {
+    let record = NetworkRecord::load(&files.network_json());
+    let mut report = held
+        .map(|netns| network::evacuate(name, netns, record.as_ref()))
+        .unwrap_or_default();
+    report.merge(network::sweep(name, record.as_ref()));
+    for failure in &report.failed {
+        eprintln!("vroot: container {name}: network: {failure}");
+    }
+    report
 }
 
 /// Removes the state directory under the state-root lock, so that a

@@ -18,6 +18,7 @@ use vroot_overlays::plan::{LayerMount, Plan};
 
 use crate::capabilities;
 use crate::config::{ContainerConfig, FencePolicy, OnHang, OnReboot};
+use crate::network::Interface;
 use crate::signal::RawSignal;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,8 @@ const ANNOTATION_MACHINE_ID: &str = "org.vroot.machine-id";
 const ANNOTATION_ON_HANG: &str = "org.vroot.fence.on-hang";
 const ANNOTATION_HANG_TIMEOUT: &str = "org.vroot.fence.hang-timeout";
 const ANNOTATION_RESTART_ON_RECOVERY: &str = "org.vroot.fence.restart-on-recovery";
+/// The container's interfaces, resolved (host names and MACs filled in), as JSON.
+const ANNOTATION_NETWORK: &str = "org.vroot.network";
 
 /// The parent of every container's cgroup, in each hierarchy.
 pub const CGROUP_PARENT: &str = "vroot";
@@ -336,6 +339,13 @@ pub fn render(
         ANNOTATION_ON_REBOOT.to_string(),
         config.on_reboot.as_str().to_string(),
     );
+    let interfaces = resolved_interfaces(config, &machine_id);
+    if !interfaces.is_empty() {
+        annotations.insert(
+            ANNOTATION_NETWORK.to_string(),
+            serde_json::to_string(&interfaces)?,
+        );
+    }
     annotations.insert(ANNOTATION_MACHINE_ID.to_string(), machine_id);
     annotations.insert(
         ANNOTATION_LAYER.to_string(),
@@ -400,6 +410,22 @@ pub struct RuntimeSettings {
     /// The per-host layer's `root/` on the host.
     pub layer_root: Option<PathBuf>,
     pub fence: FencePolicy,
+    pub network: Vec<Interface>,
+}
+
+/// The config's interfaces with what vroot derives filled in: veth host
+/// names and the MACs that stay the same across restarts on this host.
+pub fn resolved_interfaces(config: &ContainerConfig, machine_id: &str) -> Vec<Interface> {
+    config
+        .network
+        .iter()
+        .enumerate()
+        .map(|(position, interface)| {
+            interface
+                .clone()
+                .resolved(&config.name, machine_id, position)
+        })
+        .collect()
 }
 
 impl RuntimeSettings {
@@ -446,6 +472,12 @@ impl RuntimeSettings {
                 .parse()
                 .map_err(|_| bad(ANNOTATION_RESTART_ON_RECOVERY, &text))?;
         }
+        let network = match annotation(ANNOTATION_NETWORK) {
+            None => Vec::new(),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|_| bad(ANNOTATION_NETWORK, &text))?
+            }
+        };
         let process = spec
             .process()
             .as_ref()
@@ -489,6 +521,7 @@ impl RuntimeSettings {
             machine_id: required(ANNOTATION_MACHINE_ID)?,
             layer_root: annotation(ANNOTATION_LAYER).map(PathBuf::from),
             fence,
+            network,
         })
     }
 }

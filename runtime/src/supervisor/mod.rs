@@ -22,6 +22,7 @@ use crate::init_end::{InitEnd, NextStep};
 use crate::lifecycle::halt::{self, HaltRequest};
 use crate::lifecycle::teardown;
 use crate::lock::HeldLock;
+use crate::network::{self, netns::Netns, Attachment};
 use crate::paths::{HostPaths, StateFiles};
 use crate::process::ProcessIdentity;
 use crate::signal::RawSignal;
@@ -103,6 +104,8 @@ struct Boot {
     /// Held so that the master never sees a hangup while the init reopens
     /// its console; the init's end is learnt from the pidfd instead.
     _slave: OwnedFd,
+    /// The boot's links; its namespace outlives the init until released.
+    network: Option<Attachment>,
 }
 
 struct StopInProgress {
@@ -291,9 +294,33 @@ impl Supervisor {
             source,
         })?;
         let plan = InitPlan::from_spec(&self.spec, self.cgroup.layout().clone())?;
-        let spawned = match container::spawn(&plan, &pty.slave, &self.cgroup, SETUP_TIMEOUT) {
+        let mut attachment: Option<Attachment> = None;
+        let name = self.settings.name.clone();
+        let interfaces = &self.settings.network;
+        let record_path = self.files.network_json();
+        let mut attach_network = |pid: i32| -> Result<(), String> {
+            if interfaces.is_empty() {
+                return Ok(());
+            }
+            let netns = Netns::of_process(pid).map_err(|error| error.to_string())?;
+            let attached = network::attach(&name, interfaces, netns).map_err(|e| e.to_string())?;
+            let saved = attached.record().save(&record_path);
+            attachment = Some(attached);
+            saved.map_err(|error| format!("cannot write {}: {error}", record_path.display()))
+        };
+        let spawned = container::spawn(
+            &plan,
+            &pty.slave,
+            &self.cgroup,
+            SETUP_TIMEOUT,
+            &mut attach_network,
+        );
+        let spawned = match spawned {
             Ok(spawned) => spawned,
             Err(error) => {
+                if let Some(attachment) = attachment.take() {
+                    self.release_network(attachment);
+                }
                 let _ = teardown::remove_cgroup(&self.cgroup);
                 return Err(error.into());
             }
@@ -316,6 +343,7 @@ impl Supervisor {
             pidfd: spawned.pidfd,
             master: pty.master,
             _slave: pty.slave,
+            network: attachment,
         });
         self.watchdog.reset();
         self.watchdog.arm();
@@ -465,7 +493,14 @@ impl Supervisor {
         if let Err(error) = marker.save(&self.paths) {
             self.log(&format!("cannot write the fenced marker: {error}"));
         }
+        let record = self
+            .boot
+            .as_ref()
+            .and_then(|boot| boot.network.as_ref())
+            .map(|attachment| attachment.record().clone());
         let target = FenceTarget {
+            name: &self.settings.name,
+            network: record,
             cgroup: &self.cgroup,
             root: Some(&self.settings.root),
             scratch: self
@@ -535,6 +570,15 @@ impl Supervisor {
         if let Err(error) = self.boot() {
             self.log(&format!("start after recovery failed: {error}"));
             self.done = Some(self.finish(1));
+        }
+    }
+
+    /// Deletes the boot's links and gives lent devices back to the host.
+    fn release_network(&self, attachment: Attachment) {
+        let report = attachment.detach();
+        let _ = std::fs::remove_file(self.files.network_json());
+        if !report.is_empty() {
+            self.log(&format!("network released: {}", report.summary()));
         }
     }
 
@@ -708,8 +752,11 @@ impl Supervisor {
     /// stopped for good.
     fn handle_init_end(&mut self) -> Option<i32> {
         self.pump_console();
-        let boot = self.boot.take()?;
+        let mut boot = self.boot.take()?;
         let end = wait_pidfd(&boot.pidfd);
+        if let Some(attachment) = boot.network.take() {
+            self.release_network(attachment);
+        }
         drop(boot);
         let stop_requested = self.stop.is_some();
         let step = end.next_step(self.settings.on_reboot, stop_requested);

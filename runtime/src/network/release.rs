@@ -1,0 +1,267 @@
+//! Taking a container's links away: every link in its namespace except
+//! loopback is deleted (a veth takes its host side with it), and devices lent
+//! by the host are moved back and renamed to their host names. Then the host
+//! is swept for links tagged with the container's name that are still there
+//! (a crash between two steps, or a namespace the kernel already tore down,
+//! which gives physical devices back under a name of its own choosing).
+//!
+//! Used by the supervisor when an init ends, first by a fence, and by a
+//! `stop` or `start` that cleans up after a dead supervisor. Netlink only:
+//! nothing here can wait on the container's storage.
+
+use serde::Serialize;
+
+use super::links::Link;
+use super::netlink::RouteSocket;
+use super::netns::Netns;
+use super::record::{self, NetworkRecord};
+
+/// What a release did, by link name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReleaseReport {
+    /// Links deleted (inside, or stray on the host).
+    pub removed: Vec<String>,
+    /// Devices given back to the host, by host name.
+    pub returned: Vec<String>,
+    /// What could not be done, one line each.
+    pub failed: Vec<String>,
+}
+
+impl ReleaseReport {
+    pub fn merge(&mut self, other: ReleaseReport) {
+        self.removed.extend(other.removed);
+        self.returned.extend(other.returned);
+        self.failed.extend(other.failed);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.returned.is_empty() && self.failed.is_empty()
+    }
+
+    /// One line for a log.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.removed.is_empty() {
+            parts.push(format!("removed {}", self.removed.join(", ")));
+        }
+        if !self.returned.is_empty() {
+            parts.push(format!("gave back {}", self.returned.join(", ")));
+        }
+        if !self.failed.is_empty() {
+            parts.push(format!("failed: {}", self.failed.join("; ")));
+        }
+        if parts.is_empty() {
+            "no links".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Empties the container's namespace of links. Runs in the host's namespace,
+/// which is where lent devices go back to.
+pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) -> ReleaseReport {
+    let mut report = ReleaseReport::default();
+    let (home, mut host, mut inside) =
+        match (Netns::current(), RouteSocket::open(), netns.route_socket()) {
+            (Ok(home), Ok(host), Ok(inside)) => (home, host, inside),
+            (home, host, inside) => {
+                let reason = [
+                    home.err().map(|e| e.to_string()),
+                    host.err().map(|e| e.to_string()),
+                    inside.err().map(|e| e.to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+                report.failed.push(reason);
+                return report;
+            }
+        };
+    if home.inode().is_some() && home.inode() == netns.inode() {
+        report
+            .failed
+            .push("the container shares the host's network namespace: nothing to release".into());
+        return report;
+    }
+    let links = match inside.links() {
+        Ok(links) => links,
+        Err(error) => {
+            report
+                .failed
+                .push(format!("cannot list the container's links: {error}"));
+            return report;
+        }
+    };
+    for link in links.iter().filter(|link| !link.loopback) {
+        let lent = lent_name(container, link, record);
+        match lent {
+            Some(original) => give_back(
+                container,
+                &mut inside,
+                &mut host,
+                &home,
+                link,
+                &original,
+                record,
+                &mut report,
+            ),
+            None => match inside.delete(link.index) {
+                Ok(()) => report.removed.push(link.name.clone()),
+                // A device the kernel cannot delete is a real one: the host
+                // gets it back rather than leaving it behind.
+                Err(_) => give_back(
+                    container,
+                    &mut inside,
+                    &mut host,
+                    &home,
+                    link,
+                    &link.name.clone(),
+                    record,
+                    &mut report,
+                ),
+            },
+        }
+    }
+    report
+}
+
+/// The host name of a lent device: from the record by its index inside (the
+/// container cannot change that), else from its alias tag.
+fn lent_name(container: &str, link: &Link, record: Option<&NetworkRecord>) -> Option<String> {
+    record
+        .and_then(|record| record.device_at(link.index))
+        .map(|device| device.original_name.clone())
+        .or_else(|| {
+            link.alias
+                .as_deref()
+                .and_then(|alias| record::lent_device_name(alias, container))
+                .map(str::to_string)
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn give_back(
+    container: &str,
+    inside: &mut RouteSocket,
+    host: &mut RouteSocket,
+    home: &Netns,
+    link: &Link,
+    original: &str,
+    record: Option<&NetworkRecord>,
+    report: &mut ReleaseReport,
+) {
+    // The tag finds it on the host whatever name it arrives under.
+    let tag = record::device_tag(container, original);
+    if let Err(error) = inside.set_alias(link.index, &tag) {
+        report.failed.push(format!(
+            "cannot tag {} before giving it back: {error}",
+            link.name
+        ));
+    }
+    if let Err(error) = inside.move_to(link.index, home.fd()) {
+        report
+            .failed
+            .push(format!("cannot give {original} back to the host: {error}"));
+        return;
+    }
+    restore_on_host(container, host, original, record, report);
+}
+
+/// Renames a device that is back on the host to its host name and puts its
+/// alias back.
+fn restore_on_host(
+    container: &str,
+    host: &mut RouteSocket,
+    original: &str,
+    record: Option<&NetworkRecord>,
+    report: &mut ReleaseReport,
+) {
+    let links = match host.links() {
+        Ok(links) => links,
+        Err(error) => {
+            report
+                .failed
+                .push(format!("cannot list the host's links: {error}"));
+            return;
+        }
+    };
+    let tag = record::device_tag(container, original);
+    let Some(returned) = links
+        .iter()
+        .find(|link| link.alias.as_deref() == Some(tag.as_str()))
+    else {
+        report
+            .failed
+            .push(format!("{original} is not on the host after its return"));
+        return;
+    };
+    if returned.name != original {
+        if links.iter().any(|link| link.name == original) {
+            report.failed.push(format!(
+                "{original} came back as {}: the host has another link named {original}",
+                returned.name
+            ));
+            return;
+        }
+        let _ = host.set_up(returned.index, false);
+        if let Err(error) = host.rename(returned.index, original) {
+            report.failed.push(format!(
+                "{original} came back as {} and cannot be renamed: {error}",
+                returned.name
+            ));
+            return;
+        }
+    }
+    let alias = record
+        .and_then(|record| record.device_named(original))
+        .and_then(|device| device.original_alias.clone())
+        .unwrap_or_default();
+    if let Err(error) = host.set_alias(returned.index, &alias) {
+        report
+            .failed
+            .push(format!("cannot restore the alias of {original}: {error}"));
+    }
+    report.returned.push(original.to_string());
+}
+
+/// Cleans the host of what the container left there: host sides of its veths
+/// and devices returned under another name.
+pub fn sweep(container: &str, record: Option<&NetworkRecord>) -> ReleaseReport {
+    let mut report = ReleaseReport::default();
+    let mut host = match RouteSocket::open() {
+        Ok(host) => host,
+        Err(error) => {
+            report.failed.push(error.to_string());
+            return report;
+        }
+    };
+    let links = match host.links() {
+        Ok(links) => links,
+        Err(error) => {
+            report
+                .failed
+                .push(format!("cannot list the host's links: {error}"));
+            return report;
+        }
+    };
+    for link in &links {
+        let Some(alias) = link.alias.as_deref() else {
+            continue;
+        };
+        if record::is_host_link_of(alias, container) {
+            match host.delete(link.index) {
+                Ok(()) => report.removed.push(link.name.clone()),
+                // Gone meanwhile with its namespace: nothing is left.
+                Err(error) if error.errno() == Some(libc::ENODEV) => {}
+                Err(error) => report
+                    .failed
+                    .push(format!("cannot delete {}: {error}", link.name)),
+            }
+        } else if let Some(original) = record::lent_device_name(alias, container) {
+            restore_on_host(container, &mut host, original, record, &mut report);
+        }
+    }
+    report
+}
