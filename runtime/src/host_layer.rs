@@ -189,8 +189,11 @@ pub fn render(
         .overlay
         .entries
         .iter()
+        .filter(|entry| entry.covers(path))
+        // The most specific entry decides, as in the layer itself: a file
+        // entry inside a built-in directory entry is that file's.
+        .max_by_key(|entry| Path::new(&entry.path).components().count())
         .filter(|entry| entry.mode == vroot_overlays::manifest::Mode::Gen)
-        .find(|entry| entry.covers(path))
         .ok_or_else(not_generated)?;
     let variables = variables(config, host_name);
     let render_error = |message: String| LayerError::Render {
