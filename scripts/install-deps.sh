@@ -10,6 +10,7 @@ set -euo pipefail
 # against (metadata.rng, ra-api-1.dtd, and ocf-tester); libxml2-utils is xmllint.
 packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bindfs
           fence-agents resource-agents libxml2-utils
+          iputils-ping  # the network tests ping containers from the test's namespace
           systemd)  # systemd-analyze verify checks the units `vroot install-units` writes
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)

@@ -88,6 +88,9 @@ pub fn debian_root() -> PathBuf {
 pub struct Host {
     pub dir: PathBuf,
     names: std::cell::RefCell<BTreeSet<String>>,
+    /// The named network namespace (`/run/netns/NAME`) every vroot command
+    /// runs in, if any (see [`Host::in_netns`]).
+    netns: std::cell::RefCell<Option<String>>,
 }
 
 impl Host {
@@ -100,7 +103,18 @@ impl Host {
         Host {
             dir,
             names: Default::default(),
+            netns: Default::default(),
         }
+    }
+
+    /// Runs every later vroot command (start, exec, stop, the cleanup on
+    /// drop …) in the named network namespace `/run/netns/NAME`, through
+    /// `nsenter --net` (not `ip netns exec`, which remounts /sys and hides
+    /// the cgroup tree). That namespace is then "the host" for vroot: links
+    /// are made in it. Create the [`TestNetns`] before the `Host`, so that
+    /// the host (dropped first) still stops its containers inside it.
+    pub fn in_netns(&self, netns: &str) {
+        *self.netns.borrow_mut() = Some(netns.to_string());
     }
 
     /// A copy of `root` of this test's own, to plant things in.
@@ -138,7 +152,17 @@ impl Host {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(VROOT);
+        let mut command = match self.netns.borrow().as_deref() {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net=/run/netns/{netns}"))
+                    .arg("--")
+                    .arg(VROOT);
+                command
+            }
+            None => Command::new(VROOT),
+        };
         command
             .args(args)
             .env("VROOT_CONFIG_DIR", self.dir.join("etc"))
@@ -227,8 +251,17 @@ impl Host {
         }
         let tasks = processes_in_cgroup(name);
         assert!(tasks.is_empty(), "processes of {name} are left: {tasks:?}");
-        let supervisors =
-            processes_with_env(&format!("VROOT_STATE_DIR={}", self.state_dir().display()));
+        // This host's vroot processes that work on this container (the
+        // supervisor keeps the command line of the `start` that forked it).
+        let supervisors: Vec<i32> =
+            processes_with_env(&format!("VROOT_STATE_DIR={}", self.state_dir().display()))
+                .into_iter()
+                .filter(|pid| {
+                    fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|line| line.split(|b| *b == 0).any(|arg| arg == name.as_bytes()))
+                        .unwrap_or(false)
+                })
+                .collect();
         assert!(
             supervisors.is_empty(),
             "vroot processes are left: {supervisors:?}"
@@ -413,4 +446,114 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Snapshot> {
         }
     }
     found
+}
+
+/// A named network namespace of a test's own (`ip netns add`), with `lo`
+/// up; deleted on drop. Link names in it do not clash with the host's or
+/// another test's.
+pub struct TestNetns {
+    pub name: String,
+}
+
+impl TestNetns {
+    /// `vrt-TAG-PID`: unique per test (TAG) and test process.
+    pub fn new(tag: &str) -> Self {
+        let name = format!("vrt-{tag}-{}", std::process::id());
+        // A namespace left by a killed earlier run of the same pid.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
+        run_ok("ip", &["netns", "add", &name]);
+        let netns = TestNetns { name };
+        netns.ip(&["link", "set", "lo", "up"]);
+        netns
+    }
+
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// Runs `ip -n NAME ARGS…`, asserts success and returns stdout.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        run_ok("ip", &full)
+    }
+
+    /// Runs `ip -n NAME ARGS…` and returns its output, success or not.
+    pub fn try_ip(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["-n", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ip")
+    }
+
+    /// A host program run inside the namespace (`nsenter --net`).
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg(format!("--net={}", self.path()))
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {program} in {}: {e}", self.name))
+    }
+
+    /// Every link in the namespace, as `ip -j link show` describes it.
+    pub fn link_details(&self) -> Vec<serde_json::Value> {
+        let json = self.ip(&["-j", "link", "show"]);
+        match serde_json::from_str(&json) {
+            Ok(serde_json::Value::Array(links)) => links,
+            other => panic!("ip -j link show in {}: {other:?}: {json}", self.name),
+        }
+    }
+
+    /// The names of the links in the namespace.
+    pub fn links(&self) -> BTreeSet<String> {
+        self.link_details()
+            .iter()
+            .map(|link| {
+                link["ifname"]
+                    .as_str()
+                    .expect("a link has an ifname")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// One link's details, if the namespace has it.
+    pub fn link(&self, name: &str) -> Option<serde_json::Value> {
+        self.link_details()
+            .into_iter()
+            .find(|link| link["ifname"] == name)
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Runs a host program, asserts success and returns its stdout.
+pub fn run_ok(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed ({:?}): {}{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
 }

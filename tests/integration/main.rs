@@ -9,6 +9,7 @@ mod harness;
 mod hostile;
 mod interactive;
 mod lint;
+mod network;
 mod overlay;
 mod pure_cgroup_v2;
 mod storage_cli;
