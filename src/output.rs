@@ -50,6 +50,23 @@ pub fn print_status(status: &Status, json: bool) -> Result<()> {
     if let Some(storage) = &status.storage {
         line.push_str(&format!(", storage {}", storage.health));
     }
+    if !status.network.is_empty() {
+        let links: Vec<String> = status
+            .network
+            .iter()
+            .map(|link| {
+                let source = link
+                    .host_name
+                    .clone()
+                    .or_else(|| link.device.as_ref().map(|d| d.original_name.clone()));
+                match source {
+                    Some(source) => format!("{} ({} {source})", link.name, link.mode),
+                    None => format!("{} ({})", link.name, link.mode),
+                }
+            })
+            .collect();
+        line.push_str(&format!(", links {}", links.join(" ")));
+    }
     if let Some(fenced) = &status.fenced {
         line.push_str(&format!(
             "{} since {} ({}; `vroot unfence {}` clears it)",

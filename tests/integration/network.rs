@@ -166,6 +166,23 @@ fn two_veth_containers_on_a_bridge_ping_each_other_and_keep_their_mac() {
     }
     let ours = new_links(&netns, &before);
     assert_eq!(ours.len(), 2, "one host-side veth each: {ours:?}");
+    let (_, status) = host.status("nveth-a");
+    let links = status["network"]
+        .as_array()
+        .expect("status lists the links");
+    assert_eq!(links.len(), 1, "{status}");
+    assert_eq!(links[0]["name"], "eth0");
+    assert_eq!(links[0]["mode"], "veth");
+    let host_side = links[0]["host_name"].as_str().unwrap().to_string();
+    assert!(
+        ours.contains(&host_side),
+        "{host_side} is not among {ours:?}"
+    );
+    let line = host.ok(&["status", "nveth-a"]);
+    assert!(
+        line.contains(&format!("links eth0 (veth {host_side})")),
+        "{line}"
+    );
     for link in &ours {
         assert!(link.len() <= 15, "{link} is longer than IFNAMSIZ allows");
         let details = netns.link(link).unwrap();
@@ -692,4 +709,65 @@ fn fence_deletes_the_host_side_veth_at_once() {
     wait_fence_settled(&host, "nfence");
     host.ok(&["unfence", "nfence"]);
     host.assert_nothing_left("nfence", &root);
+}
+
+#[test]
+fn a_lent_device_comes_back_as_lent_whatever_the_container_did_to_it() {
+    let netns = TestNetns::new("hostl");
+    let peer = TestNetns::new("hostlp");
+    let host = Host::new("net-hostile-lent");
+    host.in_netns(&netns.name);
+    let mac = phys_device(&netns, &peer, "vrt-ph2");
+    let mtu_before = netns.link("vrt-ph2").unwrap()["mtu"].clone();
+    let root = busybox_root();
+    let before = netns.links();
+    host.config(
+        "nhostl",
+        &root,
+        "[network]\nmode = \"phys\"\ndevice = \"vrt-ph2\"\nname = \"eth1\"\n",
+    );
+    host.ok(&["start", "nhostl"]);
+    // Root inside renames the device, changes its MAC, MTU and alias, and
+    // enslaves it to a bridge of its own.
+    for command in [
+        "ip link set eth1 down",
+        "ip link set eth1 address 02:de:ad:be:ef:01",
+        "ip link set eth1 mtu 1280",
+        "ip link set eth1 name mine0",
+        "ip link add name br9 type bridge",
+        "ip link set mine0 master br9",
+    ] {
+        host.exec_ok("nhostl", &["sh", "-c", command]);
+    }
+    // busybox's ip cannot set an alias: iproute2 from the host, in the
+    // container's network namespace, does what its root could.
+    let init = host.init_pid("nhostl").to_string();
+    run_ok(
+        "nsenter",
+        &[
+            "-t",
+            &init,
+            "-n",
+            "ip",
+            "link",
+            "set",
+            "mine0",
+            "alias",
+            "borrowed-for-good",
+        ],
+    );
+    host.ok(&["stop", "nhostl"]);
+    assert_phys_back(&netns, &peer, "vrt-ph2", &mac, "after the stop");
+    let details = netns.link("vrt-ph2").unwrap();
+    assert_eq!(
+        details["mtu"], mtu_before,
+        "the MTU is not the host's: {details}"
+    );
+    assert!(
+        details.get("ifalias").is_none(),
+        "the container's or vroot's alias is left: {details}"
+    );
+    assert!(details.get("master").is_none(), "still enslaved: {details}");
+    assert_links_unchanged(&netns, &before, "after the stop");
+    host.assert_nothing_left("nhostl", &root);
 }

@@ -255,7 +255,10 @@ fn interface(position: usize, file: FileInterface) -> Result<Interface, String> 
         })
         .transpose()?;
     if let Some(gateway) = gateway {
-        if !addresses.iter().any(|cidr| cidr.contains(&gateway)) {
+        // An IPv6 router is usually named by its link-local address, which
+        // is on every IPv6 link.
+        let link_local = matches!(gateway, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        if !link_local && !addresses.iter().any(|cidr| cidr.contains(&gateway)) {
             return Err(at(format!(
                 "`gateway` {gateway} is in none of the interface's networks ({})",
                 if addresses.is_empty() {
@@ -439,6 +442,15 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_gateway_may_be_link_local() {
+        let interfaces = parse_text(
+            "[network]\nmode = \"veth\"\naddress = \"fd00::5/64\"\ngateway = \"fe80::1\"\n",
+        )
+        .unwrap();
+        assert_eq!(interfaces[0].gateway, Some("fe80::1".parse().unwrap()));
+    }
+
+    #[test]
     fn values_are_checked() {
         for (text, expected) in [
             ("mode = \"veth\"\naddress = \"192.0.2.2\"", "prefix"),
@@ -447,6 +459,7 @@ mod tests {
                 "none of the interface's networks",
             ),
             ("mode = \"veth\"\ngateway = \"192.0.2.1\"", "no `address`"),
+            ("mode = \"veth\"\ngateway = \"fd00::1\"", "no `address`"),
             ("mode = \"veth\"\nmtu = 20", "`mtu` must be"),
             ("mode = \"veth\"\nname = \"lo\"", "loopback"),
             ("mode = \"veth\"\nname = \"a-name-too-long-0\"", "15"),

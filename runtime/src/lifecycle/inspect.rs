@@ -42,6 +42,8 @@ pub struct Status {
     pub storage: Option<crate::supervisor::watchdog::StorageHealth>,
     /// Why the container is fenced, if it is.
     pub fenced: Option<FenceMarker>,
+    /// The links its current boot has (from the state directory).
+    pub network: Vec<crate::network::record::RecordedLink>,
 }
 
 /// The container's state directory as found, with who owns it.
@@ -183,6 +185,11 @@ fn status_without_marker(paths: &HostPaths, name: &str) -> Result<Status, Lifecy
         cgroup: live.then(|| state.cgroup.clone()),
         storage: supervisor_alive.then(|| state.storage.clone()).flatten(),
         fenced: None,
+        network: live
+            .then(|| crate::network::NetworkRecord::load(&found.files.network_json()))
+            .flatten()
+            .map(|record| record.links)
+            .unwrap_or_default(),
     })
 }
 
@@ -199,6 +206,7 @@ fn stopped(name: &str) -> Status {
         cgroup: None,
         storage: None,
         fenced: None,
+        network: Vec::new(),
     }
 }
 

@@ -139,18 +139,17 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                         interface: interface.name.clone(),
                         problem: format!("the host side `{host_name}` vanished after its creation"),
                     })?;
-                host.set_alias(
+                let bridge_index = bridge.as_ref().map(|bridge| by_name[bridge.as_str()].index);
+                let action = match bridge {
+                    Some(bridge) => format!("attach {host_name} to bridge {bridge} and set it up"),
+                    None => format!("set {host_name} up"),
+                };
+                host.finish_host_side(
                     created.index,
                     &record::host_link_tag(&container, &interface.name),
+                    bridge_index,
                 )
-                .map_err(step("tag the host side"))?;
-                if let Some(bridge) = bridge {
-                    let bridge_index = by_name[bridge.as_str()].index;
-                    host.set_controller(created.index, bridge_index)
-                        .map_err(step(&format!("attach {host_name} to bridge {bridge}")))?;
-                }
-                host.set_up(created.index, true)
-                    .map_err(step("set the host side up"))?;
+                .map_err(step(&action))?;
             }
             LinkSpec::Macvlan {
                 parent,
@@ -371,6 +370,8 @@ fn lend_device(
             original_name: link.name.clone(),
             original_alias: link.alias.clone(),
             inside_index: moved.index,
+            original_mac: link.mac,
+            original_mtu: link.mtu,
         }),
     });
     Ok(())

@@ -32,6 +32,7 @@ pub struct Link {
     /// The link it is stacked on (a macvlan's or vlan's parent).
     pub parent: Option<u32>,
     pub mac: Option<MacAddress>,
+    pub mtu: Option<u32>,
     pub up: bool,
     pub loopback: bool,
 }
@@ -46,6 +47,7 @@ impl Link {
             controller: None,
             parent: None,
             mac: None,
+            mtu: None,
             up: message.header.flags.contains(LinkFlags::Up),
             loopback: message.header.link_layer_type == LinkLayerType::Loopback,
         };
@@ -57,6 +59,7 @@ impl Link {
                 LinkAttribute::Link(index) if index != 0 && index != link.index => {
                     link.parent = Some(index)
                 }
+                LinkAttribute::Mtu(mtu) => link.mtu = Some(mtu),
                 LinkAttribute::Address(bytes) => {
                     link.mac = <[u8; 6]>::try_from(bytes.as_slice()).ok().map(MacAddress)
                 }
@@ -249,6 +252,28 @@ impl RouteSocket {
 
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
         self.set(index, vec![LinkAttribute::Mtu(mtu)])
+    }
+
+    pub fn set_mac(&mut self, index: u32, mac: MacAddress) -> Result<(), NetlinkError> {
+        self.set(index, vec![LinkAttribute::Address(mac.0.to_vec())])
+    }
+
+    /// The host side of a veth in one request: its tag, its bridge, up.
+    pub fn finish_host_side(
+        &mut self,
+        index: u32,
+        alias: &str,
+        controller: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let mut message = link_request(index, vec![LinkAttribute::IfAlias(alias.to_string())]);
+        if let Some(controller) = controller {
+            message
+                .attributes
+                .push(LinkAttribute::Controller(controller));
+        }
+        message.header.flags = LinkFlags::Up;
+        message.header.change_mask = LinkFlags::Up;
+        self.change(RouteNetlinkMessage::SetLink(message), 0)
     }
 
     pub fn set_controller(&mut self, index: u32, controller: u32) -> Result<(), NetlinkError> {

@@ -30,6 +30,11 @@ pub struct MovedDevice {
     pub original_alias: Option<String>,
     /// Its index inside the container, which the container cannot change.
     pub inside_index: u32,
+    /// What the container may change and the host gets back as lent.
+    #[serde(default)]
+    pub original_mac: Option<super::types::MacAddress>,
+    #[serde(default)]
+    pub original_mtu: Option<u32>,
 }
 
 impl NetworkRecord {
@@ -117,6 +122,8 @@ mod tests {
                     original_name: "enp3s0".into(),
                     original_alias: None,
                     inside_index: 7,
+                    original_mac: Some("52:54:00:12:34:56".parse().unwrap()),
+                    original_mtu: Some(1500),
                 }),
             }],
         };

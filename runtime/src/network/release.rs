@@ -94,35 +94,38 @@ pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) 
             return report;
         }
     };
-    for link in links.iter().filter(|link| !link.loopback) {
-        let lent = lent_name(container, link, record);
-        match lent {
-            Some(original) => give_back(
-                container,
-                &mut inside,
-                &mut host,
-                &home,
-                link,
-                &original,
-                record,
-                &mut report,
-            ),
-            None => match inside.delete(link.index) {
-                Ok(()) => report.removed.push(link.name.clone()),
-                // A device the kernel cannot delete is a real one: the host
-                // gets it back rather than leaving it behind.
-                Err(_) => give_back(
-                    container,
-                    &mut inside,
-                    &mut host,
-                    &home,
-                    link,
-                    &link.name.clone(),
-                    record,
-                    &mut report,
-                ),
-            },
+    // Deleted first: links the container stacked on a lent device (a VLAN,
+    // a bridge of its own) go before the device leaves.
+    let (lent, others): (Vec<&Link>, Vec<&Link>) = links
+        .iter()
+        .filter(|link| !link.loopback)
+        .partition(|link| lent_name(container, link, record).is_some());
+    let mut undeletable = Vec::new();
+    for link in others {
+        match inside.delete(link.index) {
+            Ok(()) => report.removed.push(link.name.clone()),
+            // Gone with the link it was stacked on, or the other end of a
+            // veth deleted just before.
+            Err(error) if error.errno() == Some(libc::ENODEV) => {}
+            // A device the kernel cannot delete is a real one: the host
+            // gets it back rather than leaving it behind.
+            Err(_) => undeletable.push((link, link.name.clone())),
         }
+    }
+    let lent = lent
+        .into_iter()
+        .filter_map(|link| lent_name(container, link, record).map(|original| (link, original)));
+    for (link, original) in lent.chain(undeletable) {
+        give_back(
+            container,
+            &mut inside,
+            &mut host,
+            &home,
+            link,
+            &original,
+            record,
+            &mut report,
+        );
     }
     report
 }
@@ -214,8 +217,28 @@ fn restore_on_host(
             return;
         }
     }
-    let alias = record
-        .and_then(|record| record.device_named(original))
+    let lent = record.and_then(|record| record.device_named(original));
+    // The container may have changed its MAC or MTU: the host gets the
+    // device back as it lent it.
+    if let Some(mac) = lent.and_then(|device| device.original_mac) {
+        if returned.mac != Some(mac) {
+            if let Err(error) = host.set_mac(returned.index, mac) {
+                report
+                    .failed
+                    .push(format!("cannot restore the MAC of {original}: {error}"));
+            }
+        }
+    }
+    if let Some(mtu) = lent.and_then(|device| device.original_mtu) {
+        if returned.mtu != Some(mtu) {
+            if let Err(error) = host.set_mtu(returned.index, mtu) {
+                report
+                    .failed
+                    .push(format!("cannot restore the MTU of {original}: {error}"));
+            }
+        }
+    }
+    let alias = lent
         .and_then(|device| device.original_alias.clone())
         .unwrap_or_default();
     if let Err(error) = host.set_alias(returned.index, &alias) {
