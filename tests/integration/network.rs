@@ -756,6 +756,16 @@ fn a_lent_device_comes_back_as_lent_whatever_the_container_did_to_it() {
             "borrowed-for-good",
         ],
     );
+    // A link of its own, dressed up as a lent device: it must not be
+    // "given back" into the host's namespace.
+    let in_container = |args: &[&str]| {
+        let mut full = vec!["-t", init.as_str(), "-n", "ip", "link"];
+        full.extend_from_slice(args);
+        run_ok("nsenter", &full);
+    };
+    in_container(&["add", "evil0", "type", "veth", "peer", "name", "evil1"]);
+    in_container(&["set", "evil0", "alias", "vroot-device:nhostl:evil0"]);
+    in_container(&["set", "evil1", "alias", "vroot-device:nhostl:evil1"]);
     host.ok(&["stop", "nhostl"]);
     assert_phys_back(&netns, &peer, "vrt-ph2", &mac, "after the stop");
     let details = netns.link("vrt-ph2").unwrap();

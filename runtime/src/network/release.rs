@@ -99,7 +99,7 @@ pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) 
     let (lent, others): (Vec<&Link>, Vec<&Link>) = links
         .iter()
         .filter(|link| !link.loopback)
-        .partition(|link| lent_name(container, link, record).is_some());
+        .partition(|link| lent_name(link, record).is_some());
     let mut undeletable = Vec::new();
     for link in others {
         match inside.delete(link.index) {
@@ -114,7 +114,7 @@ pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) 
     }
     let lent = lent
         .into_iter()
-        .filter_map(|link| lent_name(container, link, record).map(|original| (link, original)));
+        .filter_map(|link| lent_name(link, record).map(|original| (link, original)));
     for (link, original) in lent.chain(undeletable) {
         give_back(
             container,
@@ -130,18 +130,16 @@ pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) 
     report
 }
 
-/// The host name of a lent device: from the record by its index inside (the
-/// container cannot change that), else from its alias tag.
-fn lent_name(container: &str, link: &Link, record: Option<&NetworkRecord>) -> Option<String> {
+/// The host name of a lent device, from the record by its index inside,
+/// which the container cannot change. Never from an alias: root inside can
+/// set any alias on a link of its own making, and must not be able to push
+/// links into the host's namespace that way. Without a record, a lent
+/// device that is real hardware is still given back (it cannot be deleted);
+/// a virtual one goes with the container's links.
+fn lent_name(link: &Link, record: Option<&NetworkRecord>) -> Option<String> {
     record
         .and_then(|record| record.device_at(link.index))
         .map(|device| device.original_name.clone())
-        .or_else(|| {
-            link.alias
-                .as_deref()
-                .and_then(|alias| record::lent_device_name(alias, container))
-                .map(str::to_string)
-        })
 }
 
 #[allow(clippy::too_many_arguments)]
