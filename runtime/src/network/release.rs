@@ -127,7 +127,32 @@ pub fn evacuate(container: &str, netns: &Netns, record: Option<&NetworkRecord>) 
             &mut report,
         );
     }
+    report_missing_devices(&mut host, &links, record, &mut report);
     report
+}
+
+/// A lent device neither in the container's namespace nor back on the host
+/// was moved elsewhere from inside (into a namespace of the container's own
+/// making): vroot cannot reach it. Say so rather than claim a clean release.
+fn report_missing_devices(
+    host: &mut RouteSocket,
+    inside: &[Link],
+    record: Option<&NetworkRecord>,
+    report: &mut ReleaseReport,
+) {
+    let Some(record) = record else { return };
+    let on_host = host.links().unwrap_or_default();
+    for link in &record.links {
+        let Some(device) = &link.device else { continue };
+        let inside_now = inside.iter().any(|l| l.index == device.inside_index);
+        let home_again = on_host.iter().any(|l| l.name == device.original_name);
+        if !inside_now && !home_again {
+            report.failed.push(format!(
+                "device {} (lent as {}) is no longer in the container's namespace: moved from inside into another one? The kernel gives real hardware back to the initial namespace when that one ends",
+                device.original_name, link.name
+            ));
+        }
+    }
 }
 
 /// The host name of a lent device, from the record by its index inside,
