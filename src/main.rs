@@ -3,6 +3,7 @@
 
 mod agents;
 mod output;
+mod stop_all;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,7 +47,13 @@ enum Command {
     },
     /// Power a container off; kill it after the timeout.
     Stop {
-        name: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Stop every container on this host, all at once (at shutdown,
+        /// before the shared storage is unmounted). Exit code: 0 when all
+        /// stopped, 1 otherwise.
+        #[arg(long)]
+        all: bool,
         /// Seconds to wait for a clean poweroff (default: the config's stop_timeout).
         #[arg(long)]
         timeout: Option<u64>,
@@ -247,9 +254,15 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
         }
         Command::Stop {
             name,
+            all,
             timeout,
             kill,
         } => {
+            let name = match (name, all) {
+                (None, true) => return stop_all::stop_all(paths, timeout, kill),
+                (Some(name), false) => name,
+                _ => unreachable!("clap requires exactly one of NAME and --all"),
+            };
             let options = StopOptions {
                 timeout: timeout.map(Duration::from_secs),
                 kill,

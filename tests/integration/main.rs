@@ -12,6 +12,7 @@ mod lint;
 mod network;
 mod overlay;
 mod pure_cgroup_v2;
+mod stop_all;
 mod storage_cli;
 mod supervisor_loss;
 mod systemd;
