@@ -94,34 +94,7 @@ pub fn print_fence(result: &FenceResult, json: bool) -> Result<()> {
         println!("{}: fenced (nothing was running)", result.name);
         return Ok(());
     }
-    let mut line = format!(
-        "{}: fenced in {} ms: {} task(s) killed",
-        result.name, report.elapsed_ms, report.tasks_killed
-    );
-    if !report.links_cut.is_empty() {
-        line.push_str(&format!(", links cut: {}", report.links_cut.join(" ")));
-    }
-    if !report.links_returned.is_empty() {
-        line.push_str(&format!(
-            ", devices given back: {}",
-            report.links_returned.join(" ")
-        ));
-    }
-    if !report.links_not_cut.is_empty() {
-        line.push_str(&format!(
-            ", link problems: {}",
-            report.links_not_cut.join("; ")
-        ));
-    }
-    if !report.storage_released.is_empty() {
-        line.push_str(&format!(
-            ", storage released: {}",
-            report.storage_released.join(", ")
-        ));
-    }
-    if report.mounts_detached {
-        line.push_str(", mounts detached");
-    }
+    let line = format!("{}: {}", result.name, report.summary());
     if result.verified {
         println!("{line}");
     } else {

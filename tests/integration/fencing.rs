@@ -141,6 +141,12 @@ fn fence_kills_and_isolates_a_container_on_hung_storage() {
     let (code, status) = host.status("hung");
     assert_eq!(code, 3);
     assert_eq!(status["state"], "fenced");
+    // The marker keeps what the fence did, for the post-mortem.
+    let outcome = status["fenced"]["outcome"].as_str().unwrap_or_default();
+    assert!(
+        outcome.starts_with("fenced in ") && outcome.contains("storage released: fuse"),
+        "{status}"
+    );
     shared.storage.release();
     let refused = host.vroot(&["start", "hung"]);
     assert_eq!(refused.status.code(), Some(6), "{}", text(&refused.stderr));

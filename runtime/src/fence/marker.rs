@@ -44,6 +44,11 @@ pub struct FenceMarker {
     pub since: String,
     pub by: FencedBy,
     pub reason: String,
+    /// What the fence did (`FenceReport::summary`), added once it is over:
+    /// for the post-mortem, e.g. whether stuck tasks needed the storage
+    /// released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 pub fn marker_path(paths: &HostPaths, name: &str) -> PathBuf {
@@ -57,6 +62,7 @@ impl FenceMarker {
             since: now_rfc3339(),
             by,
             reason: reason.to_string(),
+            outcome: None,
         }
     }
 
@@ -85,6 +91,7 @@ impl FenceMarker {
                     since: String::new(),
                     by: FencedBy::Operator,
                     reason: format!("unreadable marker {}", path.display()),
+                    outcome: None,
                 }),
             ),
             Err(_) => None,

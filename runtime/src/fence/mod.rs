@@ -72,6 +72,30 @@ impl FenceReport {
         self.tasks_left.is_empty() && self.mount_namespace_members.is_empty()
     }
 
+    /// One line on what the fence did: `fenced in N ms: …`.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "fenced in {} ms: {} task(s) killed",
+            self.elapsed_ms, self.tasks_killed
+        );
+        let mut add = |label: &str, items: &[String], separator: &str| {
+            if !items.is_empty() {
+                line.push_str(&format!(", {label}: {}", items.join(separator)));
+            }
+        };
+        add("links cut", &self.links_cut, " ");
+        add("devices given back", &self.links_returned, " ");
+        add("link problems", &self.links_not_cut, "; ");
+        add("storage released", &self.storage_released, ", ");
+        if self.mounts_detached {
+            line.push_str(", mounts detached");
+        }
+        if !self.verified() {
+            line.push_str(&format!("; NOT verified: {}", self.failure()));
+        }
+        line
+    }
+
     /// One line on what is left, for a failed fence.
     pub fn failure(&self) -> String {
         let mut parts = Vec::new();

@@ -46,12 +46,11 @@ pub fn fence(
     if found.is_none() {
         require_config(paths, name)?;
     }
-    FenceMarker::new(name, FencedBy::Operator, reason)
-        .save(paths)
-        .map_err(|source| LifecycleError::Fence {
-            name: name.to_string(),
-            reason: source.to_string(),
-        })?;
+    let mut marker = FenceMarker::new(name, FencedBy::Operator, reason);
+    marker.save(paths).map_err(|source| LifecycleError::Fence {
+        name: name.to_string(),
+        reason: source.to_string(),
+    })?;
 
     let cgroup_path = found
         .as_ref()
@@ -80,6 +79,11 @@ pub fn fence(
     };
     let report = fence::fence(&target, timeout);
     let verified = report.verified();
+    if !already_off {
+        // Best effort: the marker that matters was written before the fence.
+        marker.outcome = Some(report.summary());
+        let _ = marker.save(paths);
+    }
 
     let left = timeout.saturating_sub(started.elapsed());
     match (&supervisor, &found) {

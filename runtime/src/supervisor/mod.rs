@@ -489,7 +489,7 @@ impl Supervisor {
             unanswered.as_secs()
         );
         self.log(&format!("{reason}: fencing the container"));
-        let marker = FenceMarker::new(&self.settings.name, FencedBy::Watchdog, &reason);
+        let mut marker = FenceMarker::new(&self.settings.name, FencedBy::Watchdog, &reason);
         if let Err(error) = marker.save(&self.paths) {
             self.log(&format!("cannot write the fenced marker: {error}"));
         }
@@ -509,6 +509,8 @@ impl Supervisor {
                 .join(format!(".fence-{}", self.settings.name)),
         };
         let report = fence::fence(&target, WATCHDOG_FENCE_BUDGET);
+        marker.outcome = Some(report.summary());
+        let _ = marker.save(&self.paths);
         if report.verified() {
             self.log(&format!(
                 "fenced in {} ms: {} task(s) killed, storage released: {}",
