@@ -141,6 +141,11 @@ fn interface(position: usize, file: FileInterface) -> Result<Interface, String> 
     let name = file.name.clone().unwrap_or_default();
     let at = |reason: String| format!("interface {} (`{name}`): {reason}", position + 1);
     validate_link_name(&name).map_err(|reason| at(format!("`name` {reason}")))?;
+    if name.starts_with("vroot-") {
+        return Err(at(
+            "names starting with `vroot-` are vroot's own, for links being set up; choose another `name`".into(),
+        ));
+    }
     if name == "lo" {
         return Err(at(
             "`lo` is the container's loopback; choose another `name`".into(),
@@ -462,6 +467,7 @@ mod tests {
             ("mode = \"veth\"\ngateway = \"fd00::1\"", "no `address`"),
             ("mode = \"veth\"\nmtu = 20", "`mtu` must be"),
             ("mode = \"veth\"\nname = \"lo\"", "loopback"),
+            ("mode = \"veth\"\nname = \"vroot-new0\"", "vroot's own"),
             ("mode = \"veth\"\nname = \"a-name-too-long-0\"", "15"),
             ("mode = \"veth\"\nhost_name = \"bad/name\"", "host_name"),
             ("mode = \"veth\"\nmac = \"01:00:5e:00:00:01\"", "multicast"),

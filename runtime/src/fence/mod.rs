@@ -24,6 +24,8 @@ use storage::{Release, StorageMount};
 
 /// How long killed tasks get to leave before they count as stuck.
 const KILL_SETTLE: Duration = Duration::from_millis(200);
+/// How long killed tasks get after each storage release before the next.
+const RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 /// Kept back from the budget for the detach and the verification.
 const FINAL_STEPS_RESERVE: Duration = Duration::from_millis(500);
 /// A single step (a child with a deadline) never takes more than this.
@@ -55,6 +57,8 @@ pub struct FenceReport {
     /// Storage connections aborted or force-unmounted to free stuck tasks.
     pub storage_released: Vec<String>,
     pub storage_errors: Vec<String>,
+    /// How many times the storage was released before no task was left.
+    pub storage_release_rounds: u32,
     /// The namespace's mount tree was detached (tasks were stuck).
     pub mounts_detached: bool,
     /// Tasks still in the cgroup at the end.
@@ -87,6 +91,9 @@ impl FenceReport {
         add("devices given back", &self.links_returned, " ");
         add("link problems", &self.links_not_cut, "; ");
         add("storage released", &self.storage_released, ", ");
+        if self.storage_release_rounds > 1 {
+            line.push_str(&format!(" ({} rounds)", self.storage_release_rounds));
+        }
         if self.mounts_detached {
             line.push_str(", mounts detached");
         }
@@ -203,22 +210,42 @@ pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
     }
     let mut empty = target.cgroup.wait_empty(step(KILL_SETTLE)).is_ok();
 
-    if !empty {
+    // Released again and again while tasks remain: a forced unmount fails
+    // only the requests in flight at that moment (nfs_umount_begin), and a
+    // task waiting on writeback of many pages meets the next request for
+    // its next page. An aborted FUSE connection stays aborted, so repeating
+    // that costs nothing.
+    let mut round = 0;
+    while !empty && left() > FINAL_STEPS_RESERVE {
         for storage in &handles.storage {
             if storage.release == Release::ClusterFencing {
                 report.needs_host_fencing = true;
             }
-            match storage::release(storage, &target.scratch, step(STEP_LIMIT)) {
-                Ok(()) => report.storage_released.push(storage.to_string()),
-                Err(error) => report.storage_errors.push(error.to_string()),
+            let result = storage::release(storage, &target.scratch, step(STEP_LIMIT));
+            if round == 0 {
+                match result {
+                    Ok(()) => report.storage_released.push(storage.to_string()),
+                    Err(error) => report.storage_errors.push(error.to_string()),
+                }
             }
         }
+        round += 1;
         // Killed again: tasks forked between the first kill and their end
         // (a v1 freezer-less kill races with fork).
         let _ = target.cgroup.kill_all();
-        let wait = left().saturating_sub(FINAL_STEPS_RESERVE);
+        let wait = left()
+            .saturating_sub(FINAL_STEPS_RESERVE)
+            .min(RELEASE_INTERVAL);
         empty = target.cgroup.wait_empty(wait).is_ok();
+        if handles.storage.is_empty() || report.needs_host_fencing {
+            // Nothing to release, or nothing vroot can release: waiting
+            // out the budget is all that is left.
+            let wait = left().saturating_sub(FINAL_STEPS_RESERVE);
+            empty = empty || target.cgroup.wait_empty(wait).is_ok();
+            break;
+        }
     }
+    report.storage_release_rounds = round;
 
     if !empty {
         if let Some(mount) = &handles.mount {

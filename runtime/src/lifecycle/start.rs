@@ -315,12 +315,19 @@ fn start_in_background(
             );
             std::process::exit(exit_code);
         }
-        _child => {
+        child => {
             drop(report_write);
             // The supervisor holds the same locks through the inherited fds.
             drop(owner_lock);
             drop(layer_lock);
-            read_report(name, report_read)
+            let report = read_report(name, report_read);
+            if report.is_err() {
+                // A failed start has cleaned up before reporting; waiting
+                // for the supervisor's exit as well means that when the
+                // command returns, no process of the container is left.
+                crate::container::reap_within(child, SUPERVISOR_EXIT_WAIT);
+            }
+            report
         }
     }
 }
@@ -343,6 +350,9 @@ fn become_daemon(log_path: &Path) {
         let _ = nix::unistd::dup2(log.as_raw_fd(), 2);
     }
 }
+
+/// How long a supervisor that reported a failed start takes to exit.
+const SUPERVISOR_EXIT_WAIT: Duration = Duration::from_secs(5);
 
 fn read_report(name: &str, report: OwnedFd) -> Result<Started, LifecycleError> {
     let mut file = std::fs::File::from(report);

@@ -94,7 +94,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
     }
     name_lent_devices(&mut inside, attachment)?;
 
-    for interface in interfaces {
+    for (position, interface) in interfaces.iter().enumerate() {
         let step = |action: &str| {
             let interface_name = interface.name.clone();
             let action = action.to_string();
@@ -104,8 +104,12 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                 source,
             }
         };
+        // Made under a temporary name, renamed once all exist: Linux 6.1
+        // refuses (EEXIST) an ipvlan made straight into another namespace
+        // under its parent's own name, e.g. `eth0` on the host's `eth0`.
+        let temporary = temporary_name(position);
         let inside_link = NewLink {
-            name: &interface.name,
+            name: &temporary,
             mac: interface.mac,
             mtu: interface.mtu,
             netns: Some(attachment.netns.fd()),
@@ -187,7 +191,36 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
             }
         }
     }
+    for (position, interface) in interfaces.iter().enumerate() {
+        if matches!(interface.link, LinkSpec::Phys { .. }) {
+            continue;
+        }
+        let temporary = temporary_name(position);
+        let made = inside
+            .link_named(&temporary)
+            .map_err(|source| NetworkError::Host {
+                action: "list the container's links".into(),
+                source,
+            })?
+            .ok_or_else(|| NetworkError::Interface {
+                interface: interface.name.clone(),
+                problem: format!("`{temporary}` vanished from the container after its creation"),
+            })?;
+        inside
+            .rename(made.index, &interface.name)
+            .map_err(|source| NetworkError::Netlink {
+                interface: interface.name.clone(),
+                action: format!("rename {temporary} to {}", interface.name),
+                source,
+            })?;
+    }
     configure_inside(&mut inside, interfaces)
+}
+
+/// The name a link has inside until all exist. Configs cannot use the
+/// `vroot-` prefix, so it meets no interface's final name.
+fn temporary_name(position: usize) -> String {
+    format!("vroot-new{position}")
 }
 
 /// The kernel answers "not supported" for a link kind it was built without.
@@ -404,7 +437,7 @@ fn name_lent_devices(
                 inside,
                 link,
                 device.inside_index,
-                &format!("vroot-tmp{}", device.inside_index),
+                &format!("vroot-lend{}", device.inside_index),
             )?;
         }
     }
