@@ -20,3 +20,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test (unit and integration)"
 # The integration tests mostly wait on containers booting: more threads than cores is fine.
 cargo test --workspace -- --test-threads=4
+echo "== VM suite (NFS shared root, two nodes, storage failure, shutdown)"
+bash tests/vm/run.sh

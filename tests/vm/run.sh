@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The VM suite: an NFS storage VM and two node VMs under QEMU software
+# emulation (these machines have no NFS client and no usable KVM). Installs
+# what it needs, builds the static vroot the guests run, then runs
+# tests/vm/suite.py. Needs root (like the other tests) and about 2 minutes.
+#
+#   sudo tests/vm/run.sh [--keep]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/vm/run.sh must run as root" >&2
+    exit 1
+fi
+
+# QEMU comes with the project's dependencies; the guests need Debian's
+# kernel (fetched by the suite), busybox, the NFS server's user space
+# (copied into the storage VM), depmod for the kernel's module list, mke2fs
+# for the disk images and cpio for the initramfs.
+bash scripts/install-deps.sh
+missing=()
+for tool in busybox rpc.nfsd depmod mke2fs cpio; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        busybox-static nfs-kernel-server kmod e2fsprogs cpio >/dev/null
+fi
+
+if ! qemu-system-x86_64 -accel tcg -machine none -nodefaults -display none -S \
+        -monitor none -daemonize -pidfile /tmp/vroot-qemu-probe.pid >/dev/null 2>&1; then
+    echo "SKIP: qemu-system-x86_64 cannot start a machine here (tried -accel tcg)" >&2
+    exit 0
+fi
+kill "$(cat /tmp/vroot-qemu-probe.pid)" 2>/dev/null || true
+rm -f /tmp/vroot-qemu-probe.pid
+
+# The guests have no libraries: the binary must be static.
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release \
+    --target x86_64-unknown-linux-gnu --target-dir target/static
+vroot=target/static/x86_64-unknown-linux-gnu/release/vroot
+if readelf -d "$vroot" | grep -q NEEDED; then
+    echo "$vroot is not statically linked" >&2
+    exit 1
+fi
+
+exec python3 tests/vm/suite.py "$@"

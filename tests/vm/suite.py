@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""vroot's VM suite: an NFS storage VM and two node VMs under QEMU software
+emulation, each node's bootstrap OS a busybox initramfs with a static vroot.
+
+    sudo tests/vm/run.sh          # installs, builds, then runs this
+
+Scenarios, in order, on one cluster:
+1. a shared root over NFS: a reboot typed inside comes back, `vroot restart`
+   works, and the node's own OS keeps running throughout;
+2. two nodes, one root: writes cross, identities differ, per-host files stay
+   on each node's local disk and never reach the export;
+3. container networking on the node's NIC: ipvlan and macvlan containers
+   reach the storage VM (the host kernel of the other tests has no ipvlan);
+4. the storage dies under a writing container: the node stays responsive,
+   fence_vroot fences within its bound, the storage comes back, and the
+   container starts again;
+5. the node's OS shuts down: containers stop before the NFS mount is
+   released, and the VM powers off without hanging.
+"""
+import argparse
+import json
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from vmlib.cluster import Cluster  # noqa: E402
+from vmlib.guests import EXPORT, STORAGE_IP  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+VROOT = REPO / "target/static/x86_64-unknown-linux-gnu/release/vroot"
+
+# What the fence must take at most, as documented for `fence_vroot`
+# (its default timeout), plus the agent's own start.
+FENCE_BOUND_S = 12.0
+
+
+def wait_for(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def status(node, name="web"):
+    code, output = node.run(f"vroot status {name} --json", timeout=20)
+    try:
+        return json.loads(output)
+    except json.JSONDecodeError:
+        raise AssertionError(f"{node.name}: vroot status {name} said ({code}): {output}")
+
+
+def uptime(node):
+    return float(node.ok("cut -d' ' -f1 /proc/uptime"))
+
+
+def timed(node, command, timeout):
+    """Runs COMMAND; returns (status, output, seconds measured in the guest)."""
+    code, output = node.run(
+        f"t0=$(cut -d' ' -f1 /proc/uptime); {{ {command}; }}; rc=$?; "
+        f"t1=$(cut -d' ' -f1 /proc/uptime); "
+        f"echo; echo \"@elapsed $(awk \"BEGIN {{ print $t1 - $t0 }}\")\"; (exit $rc)",
+        timeout)
+    body, _, tail = output.rpartition("@elapsed ")
+    return code, body.strip(), float(tail.strip())
+
+
+def shared_root_over_nfs_reboots_without_the_host(cluster, facts):
+    a = cluster.nodes["a"]
+    print("  " + a.ok("vroot storage mount", 120))
+    mount = a.ok("grep ' /vz/private ' /proc/self/mountinfo")
+    assert " - nfs4 " in mount and f"{STORAGE_IP}:{EXPORT}" in mount, mount
+    assert ",hard," in mount and "nosharecache" in mount, f"not hard, nosharecache: {mount}"
+    a.ok("vroot start web", 60)
+    first = status(a)
+    assert first["state"] == "running", first
+    host_boot = a.ok("cat /proc/sys/kernel/random/boot_id")
+    qemu = a.process.pid
+    before = uptime(a)
+    a.ok("vroot exec web -- sh -c 'echo kept > /root/scenario-1'")
+
+    # `reboot` typed inside: busybox's reboot signals the container's init.
+    a.ok("vroot exec web -- reboot")
+    rebooted = wait_for(
+        "the container to boot again",
+        lambda: (lambda s: s if s["boot_count"] == first["boot_count"] + 1
+                 and s["state"] == "running" else None)(status(a)),
+        90)
+    assert rebooted["init_pid"] != first["init_pid"], rebooted
+    assert a.ok("vroot exec web -- cat /root/scenario-1") == "kept"
+    log = a.ok("cat /var/log/vroot/web.log")
+    assert f"boot {rebooted['boot_count']} started" in log, log
+
+    restarted_from = status(a)
+    a.ok("vroot restart web", 120)
+    restarted = status(a)
+    assert restarted["state"] == "running", restarted
+    assert restarted["init_pid"] != restarted_from["init_pid"], restarted
+
+    # The node's own OS never went down.
+    assert a.alive() and a.process.pid == qemu
+    assert a.ok("cat /proc/sys/kernel/random/boot_id") == host_boot, "the node rebooted"
+    assert uptime(a) > before
+    facts["reboot"] = f"boot_count {first['boot_count']} -> {rebooted['boot_count']}, node boot id kept"
+
+
+def two_nodes_share_one_root(cluster, facts):
+    a, b, storage = cluster.nodes["a"], cluster.nodes["b"], cluster.storage
+    print("  " + b.ok("vroot storage mount", 120))
+    b.ok("vroot start web", 60)
+    token = f"written-on-node-a-{int(time.time())}"
+    a.ok(f"vroot exec web -- sh -c 'echo {token} > /root/cluster-note'")
+    wait_for("node B's container to read node A's write",
+             lambda: b.run("vroot exec web -- cat /root/cluster-note")[1].strip() == token, 20)
+
+    assert a.ok("vroot exec web -- hostname") == "node-a"
+    assert b.ok("vroot exec web -- hostname") == "node-b"
+    ids = {}
+    for node in (a, b):
+        ids[node.name] = node.ok("vroot exec web -- cat /etc/machine-id")
+        assert len(ids[node.name]) == 32, ids
+        # Per-host files live under /var/lib/vroot, which is the node's own
+        # disk, and the container's machine-id is the layer's file.
+        local = node.ok("grep ' /var/lib/vroot ' /proc/self/mountinfo")
+        assert " - ext4 /dev/vda " in local, local
+        layer_file = node.ok("find /var/lib/vroot/hosts/web/root -name machine-id | head -1")
+        assert layer_file, "no machine-id in the per-host layer"
+        assert node.ok(f"cat {layer_file}") == ids[node.name]
+    assert ids["node-a"] != ids["node-b"], ids
+
+    # The export holds no node's identity and no per-host layer.
+    for machine_id in ids.values():
+        # Regular files only: the shared root has device nodes.
+        code, found = storage.run(
+            f"find {EXPORT} -type f -size -4096k | xargs grep -l {machine_id}", timeout=120)
+        # grep lists the files that match; xargs exits 123 when none does.
+        assert code == 123 and found.strip() == "", \
+            f"a node's machine-id is on the export ({code}): {found}"
+    assert storage.run(f"find {EXPORT} -name hosts -path '*vroot*'")[1].strip() == ""
+    facts["two nodes"] = "write crossed; hostnames node-a/node-b; machine-ids differ; layers on /dev/vda"
+
+
+def containers_reach_the_cluster_network_through_the_node_nic(cluster, facts):
+    b, storage = cluster.nodes["b"], cluster.storage
+    links_before = b.ok("ip -o link | cut -d: -f2 | sort")
+    for name, mode, address in [("ipv", "ipvlan", "192.0.2.21"), ("macv", "macvlan", "192.0.2.22")]:
+        b.ok(f"cat > /etc/vroot/{name}.toml <<'EOF'\n"
+             f"root = \"/vz/private/bb\"\nstop_timeout = 10\n"
+             f"[network]\nmode = \"{mode}\"\nparent = \"eth0\"\naddress = \"{address}/24\"\n"
+             f"EOF")
+        b.ok(f"vroot start {name}", 60)
+        b.ok(f"vroot exec {name} -- ping -c1 -W5 {STORAGE_IP}", 30)
+        storage.ok(f"ping -c1 -W5 {address}", 30)
+        b.ok(f"vroot stop {name}", 60)
+    assert b.ok("ip -o link | cut -d: -f2 | sort") == links_before, "a link is left on node B"
+    facts["networking"] = "ipvlan and macvlan on eth0 reach the storage VM both ways"
+
+
+def storage_death_is_fenced_and_recovers(cluster, facts):
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    # A writer whose fsync waits on the server: once the server is gone it
+    # sleeps in writeback, where a kill cannot reach it.
+    a.ok("vroot exec web -- sh -c 'while :; do dd if=/dev/zero of=/root/writer bs=64k count=16 "
+         "conv=fsync; done >/dev/null 2>&1 &'")
+    time.sleep(2)
+    cluster.storage.kill()
+    time.sleep(3)
+
+    # The bootstrap OS answers, and so does vroot's status, from the host side.
+    code, _, seconds = timed(a, "echo alive", 10)
+    assert code == 0 and seconds < 2, seconds
+    code, output, seconds = timed(a, "vroot status web", 15)
+    assert seconds < 3, f"status took {seconds}s: {output}"
+
+    code, output, seconds = timed(a, "fence_vroot -o off -n web", 60)
+    assert code == 0, f"fence_vroot failed ({code}): {output}"
+    assert seconds <= FENCE_BOUND_S, f"the fence took {seconds}s"
+    fenced = status(a)
+    assert fenced["state"] == "fenced", fenced
+    outcome = fenced["fenced"].get("outcome", "")
+    assert outcome.startswith("fenced in ") and "NOT verified" not in outcome, outcome
+    # The writer slept in writeback, out of a kill's reach: only the forced
+    # unmount of a private clone of the NFS mount freed it, and the host's
+    # own mount is still there.
+    assert f"storage released: nfs4 {STORAGE_IP}:{EXPORT}" in outcome, outcome
+    assert a.ok("grep -c ' /vz/private ' /proc/self/mountinfo") == "1"
+    assert a.ok("cat /sys/fs/cgroup/vroot/web/cgroup.procs 2>/dev/null | wc -l") == "0"
+    assert a.ok("echo still-here") == "still-here" and a.alive()
+    facts["fence"] = f"fence_vroot -o off took {seconds:.2f}s; {outcome}"
+    code, _ = a.run("fence_vroot -o status -n web", 30)
+    assert code == 2, f"fence_vroot status says {code}, not off (2)"
+
+    # The storage comes back: the node's mount answers again, and the
+    # container can be started.
+    cluster.start_storage()
+    wait_for("node A's storage to answer", lambda: a.run("vroot storage status", 30)[0] == 0, 120)
+    a.ok("fence_vroot -o on -n web", 120)
+    assert status(a)["state"] == "running"
+    assert a.ok("vroot exec web -- cat /root/cluster-note").startswith("written-on-node-a")
+    # Node B, never fenced, carries on once its hard mount recovers.
+    wait_for("node B's container to answer again",
+             lambda: b.run("vroot exec web -- cat /root/cluster-note", 60)[0] == 0, 120)
+
+
+def shutdown_stops_containers_before_the_storage(cluster, facts):
+    a = cluster.nodes["a"]
+    assert status(a)["state"] == "running"
+    a.send("poweroff")
+    if not a.wait_exit(120):
+        raise AssertionError(f"node A did not power off within 120s:\n{a.tail(40)}")
+    lines = [line.split() for line in a.console_text().splitlines()
+             if line.startswith("VROOT-SHUTDOWN ")]
+    steps = [line[1] for line in lines]
+    assert steps == ["begin", "containers-stopped", "storage-unmounted"], lines
+    assert lines[1][2] == "0", f"vroot stop --all failed: {lines}"
+    assert lines[2][2] == "0", f"vroot storage umount failed: {lines}"
+    assert float(lines[1][3]) <= float(lines[2][3])
+    stopped_line = next((l for l in a.console_text().splitlines() if "web: stopped" in l), None)
+    assert stopped_line, "no `web: stopped` on the console"
+    facts["shutdown"] = (f"containers stopped at {lines[1][3]}s, storage unmounted at "
+                         f"{lines[2][3]}s of uptime, then powered off")
+
+
+SCENARIOS = [
+    shared_root_over_nfs_reboots_without_the_host,
+    two_nodes_share_one_root,
+    containers_reach_the_cluster_network_through_the_node_nic,
+    storage_death_is_fenced_and_recovers,
+    shutdown_stops_containers_before_the_storage,
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", default="/tmp/vroot-vm-suite")
+    parser.add_argument("--cache", default="/var/cache/vroot-vm")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep --work (images and logs) even when every scenario passes")
+    arguments = parser.parse_args()
+    started = time.monotonic()
+    cluster = Cluster(REPO, Path(arguments.cache), Path(arguments.work), VROOT)
+    print(f"images ready in {time.monotonic() - started:.1f}s")
+    failures = []
+    facts = {}
+    try:
+        cluster.storage.start()
+        for node in cluster.nodes.values():
+            node.start()
+        cluster.storage.wait_ready("^VROOT-STORAGE-READY", timeout=120)
+        for name, node in cluster.nodes.items():
+            node.wait_ready(f"^VROOT-NODE-READY node-{name}", timeout=120)
+        print(f"cluster up in {time.monotonic() - started:.1f}s")
+        for scenario in SCENARIOS:
+            began = time.monotonic()
+            try:
+                scenario(cluster, facts)
+                print(f"PASS {scenario.__name__} ({time.monotonic() - began:.1f}s)")
+            except Exception as error:  # noqa: BLE001 - every failure is reported
+                failures.append(scenario.__name__)
+                print(f"FAIL {scenario.__name__} ({time.monotonic() - began:.1f}s): {error}")
+                traceback.print_exc()
+                for machine in [*cluster.nodes.values(), cluster.storage]:
+                    print(f"--- {machine.name} console tail ---\n{machine.tail(25)}")
+    finally:
+        cluster.stop_all()
+    for key, value in facts.items():
+        print(f"  {key}: {value}")
+    print(f"VM suite: {len(SCENARIOS) - len(failures)}/{len(SCENARIOS)} passed "
+          f"in {time.monotonic() - started:.1f}s")
+    if failures or arguments.keep:
+        print(f"consoles, QEMU output and images: {arguments.work}")
+    else:
+        shutil.rmtree(arguments.work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
