@@ -11,7 +11,10 @@ set -euo pipefail
 packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bindfs
           fence-agents resource-agents libxml2-utils
           iputils-ping  # the network tests ping containers from the test's namespace
-          systemd)  # systemd-analyze verify checks the units `vroot install-units` writes
+          systemd  # systemd-analyze verify checks the units `vroot install-units` writes
+          # The VM suite: the NFS server's user space is copied into the storage VM, depmod
+          # lists the guest kernel's modules, mke2fs makes the disk images.
+          nfs-kernel-server kmod e2fsprogs)
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi

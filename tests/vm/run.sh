@@ -14,20 +14,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-# QEMU comes with the project's dependencies; the guests need Debian's
-# kernel (fetched by the suite), busybox, the NFS server's user space
-# (copied into the storage VM), depmod for the kernel's module list, mke2fs
-# for the disk images and cpio for the initramfs.
+# scripts/install-deps.sh installs QEMU and what the guests need: busybox,
+# the NFS server's user space (copied into the storage VM), depmod for the
+# guest kernel's module list, mke2fs for the disk images, cpio for the
+# initramfs. The suite fetches Debian's kernel itself.
 bash scripts/install-deps.sh
-missing=()
-for tool in busybox rpc.nfsd depmod mke2fs cpio; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        busybox-static nfs-kernel-server kmod e2fsprogs cpio >/dev/null
-fi
 
 if ! qemu-system-x86_64 -accel tcg -machine none -nodefaults -display none -S \
         -monitor none -daemonize -pidfile /tmp/vroot-qemu-probe.pid >/dev/null 2>&1; then
