@@ -302,6 +302,44 @@ fn mode_name(mode: FileMode) -> &'static str {
 /// What must hold between interfaces: one device per container, distinct
 /// host names and MACs, one default route per address family.
 fn check_across(interfaces: &[Interface]) -> Result<(), String> {
+    // Template variables are named after the interface with non-alphanumerics
+    // made `_`: two names must not meet there.
+    let mut variable_names = std::collections::HashMap::new();
+    for interface in interfaces {
+        let key = crate::network::variables::variable_part(&interface.name);
+        if let Some(other) = variable_names.insert(key.clone(), interface.name.clone()) {
+            return Err(format!(
+                "interfaces `{other}` and `{}` would share the template variables net_{key}_*; rename one",
+                interface.name
+            ));
+        }
+    }
+    // A lent device leaves the host: nothing else may stand on it.
+    let lent: HashSet<&str> = interfaces
+        .iter()
+        .filter_map(|interface| match &interface.link {
+            LinkSpec::Phys { device } => Some(device.as_str()),
+            _ => None,
+        })
+        .collect();
+    for interface in interfaces {
+        let uses = match &interface.link {
+            LinkSpec::Veth {
+                bridge: Some(bridge),
+                ..
+            } => Some(bridge.as_str()),
+            LinkSpec::Macvlan { parent, .. } | LinkSpec::Ipvlan { parent, .. } => {
+                Some(parent.as_str())
+            }
+            _ => None,
+        };
+        if let Some(used) = uses.filter(|used| lent.contains(used)) {
+            return Err(format!(
+                "interface `{}` stands on `{used}`, which another interface lends to the container",
+                interface.name
+            ));
+        }
+    }
     let mut devices = HashSet::new();
     let mut host_names = HashSet::new();
     let mut macs = HashSet::new();
@@ -453,6 +491,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(interfaces[0].gateway, Some("fe80::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn interfaces_may_not_clash_in_templates_or_stand_on_a_lent_device() {
+        let error = parse_text(
+            "[[network.interface]]\nmode = \"veth\"\nname = \"eth-0\"\n[[network.interface]]\nmode = \"veth\"\nname = \"eth_0\"\n",
+        )
+        .unwrap_err();
+        assert!(error.contains("net_eth_0_*"), "{error}");
+        let error = parse_text(
+            "[[network.interface]]\nmode = \"phys\"\ndevice = \"eth1\"\n[[network.interface]]\nmode = \"macvlan\"\nparent = \"eth1\"\n",
+        )
+        .unwrap_err();
+        assert!(error.contains("stands on `eth1`"), "{error}");
     }
 
     #[test]

@@ -34,6 +34,8 @@ const STEP_LIMIT: Duration = Duration::from_secs(2);
 /// What to fence.
 pub struct FenceTarget<'a> {
     pub name: &'a str,
+    /// The container's init, if known: its namespaces are the container's.
+    pub init: Option<i32>,
     /// What its current boot attached, if known (the links carry tags too).
     pub network: Option<NetworkRecord>,
     pub cgroup: &'a ContainerCgroup,
@@ -162,9 +164,42 @@ fn open_ns(pid: i32, kind: &str) -> Option<OwnedFd> {
         .map(OwnedFd::from)
 }
 
-fn take_handles(pids: &[i32], root: Option<&Path>) -> Handles {
+/// The inode of one of our own namespaces, to recognise a task that is not
+/// (or not yet) in the container's: a `vroot exec` between joining the
+/// cgroup and `setns`, say. Acting on our own namespace would cut the
+/// host's links or detach the host's mount tree.
+fn own_namespace(kind: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/self/ns/{kind}"))
+        .ok()
+        .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta))
+}
+
+fn namespace_of(pid: i32, kind: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta))
+}
+
+/// Takes the namespaces from the container's init when it is known, and
+/// otherwise from a task of the cgroup. The container owns its sub-cgroups
+/// and may put there a task of namespaces of its own making, so the init
+/// comes first; no task in our own namespaces is ever used.
+fn take_handles(pids: &[i32], init: Option<i32>, root: Option<&Path>) -> Handles {
     let host_mounts = crate::mountinfo::read_own().unwrap_or_default();
-    for &pid in pids {
+    let (own_net, own_mnt) = (own_namespace("net"), own_namespace("mnt"));
+    let candidates = init
+        .into_iter()
+        .filter(|pid| pids.contains(pid))
+        .chain(pids.iter().copied());
+    for pid in candidates {
+        let (net_inode, mnt_inode) = (namespace_of(pid, "net"), namespace_of(pid, "mnt"));
+        if net_inode.is_none()
+            || net_inode == own_net
+            || mnt_inode.is_none()
+            || mnt_inode == own_mnt
+        {
+            continue;
+        }
         let (Ok(net), Some(mount)) = (Netns::of_process(pid), open_ns(pid, "mnt")) else {
             continue;
         };
@@ -194,16 +229,18 @@ pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
 
     let pids = target.cgroup.pids();
     report.tasks_killed = pids.len();
-    let mut handles = take_handles(&pids, target.root);
+    let mut handles = take_handles(&pids, target.init, target.root);
 
     // Isolation first: a node whose tasks cannot all be killed yet must
     // already be off the network. Netlink requests answer from the kernel
-    // alone, so this cannot wait on the storage.
+    // alone, so this cannot wait on the storage. The handle is kept through
+    // the kill, so that the namespace (and a device lent to it) outlives
+    // the container's tasks until the second pass below.
     let mut links = network::ReleaseReport::default();
     if let Some(net) = &handles.net {
-        links = network::evacuate(target.name, net, target.network.as_ref());
+        let until = Instant::now() + step(STEP_LIMIT);
+        links = network::evacuate(target.name, net, target.network.as_ref(), until);
     }
-    handles.net = None;
 
     if target.cgroup.exists() {
         let _ = target.cgroup.kill_all();
@@ -249,11 +286,21 @@ pub fn fence(target: &FenceTarget, budget: Duration) -> FenceReport {
 
     if !empty {
         if let Some(mount) = &handles.mount {
-            report.mounts_detached = mounts::detach_tree(mount, step(STEP_LIMIT)).succeeded();
+            report.mounts_detached = mounts::detach_tree(mount, step(STEP_LIMIT));
         }
     }
     // Our own handles would keep the namespace, and its mounts, alive.
     handles.mount = None;
+    // A second pass: what was added or moved between the first and the kill.
+    if let Some(net) = handles.net.take() {
+        let until = Instant::now() + step(STEP_LIMIT);
+        links.merge(network::evacuate(
+            target.name,
+            &net,
+            target.network.as_ref(),
+            until,
+        ));
+    }
     links.merge(network::sweep(target.name, target.network.as_ref()));
     report.links_cut = links.removed;
     report.links_returned = links.returned;

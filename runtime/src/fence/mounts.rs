@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use crate::deadline_child::{run_with_deadline, ChildOutcome};
+use crate::deadline_child::run_with_deadline;
 
 /// A mount namespace, by its nsfs inode (the `N` of `mnt:[N]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,16 @@ impl MountNamespace {
 /// namespace at once, with no lookup below the root (a lookup could block on
 /// the hung storage). Mounts that stuck tasks still use stay alive, out of
 /// any namespace, until those tasks end.
-pub fn detach_tree(mount_ns: &OwnedFd, deadline: Duration) -> ChildOutcome {
-    run_with_deadline(deadline, || {
+pub fn detach_tree(mount_ns: &OwnedFd, deadline: Duration) -> bool {
+    // Never our own namespace: that would detach the host's whole tree.
+    let own = std::fs::metadata("/proc/self/ns/mnt").ok().map(|m| m.ino());
+    let target = nix::sys::stat::fstat(mount_ns.as_raw_fd())
+        .ok()
+        .map(|stat| stat.st_ino);
+    if target.is_none() || target == own {
+        return false;
+    }
+    let outcome = run_with_deadline(deadline, || {
         // SAFETY: setns with an nsfs fd we own; only this child moves.
         if unsafe { libc::setns(mount_ns.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
             return 100;
@@ -53,7 +61,8 @@ pub fn detach_tree(mount_ns: &OwnedFd, deadline: Duration) -> ChildOutcome {
             return 101;
         }
         0
-    })
+    });
+    outcome.succeeded()
 }
 
 #[cfg(test)]

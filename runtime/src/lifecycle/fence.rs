@@ -70,6 +70,12 @@ pub fn fence(
 
     let target = FenceTarget {
         name,
+        // Only an init that is still the one recorded (same start time).
+        init: state
+            .as_ref()
+            .and_then(|state| state.init)
+            .filter(|init| init.is_alive())
+            .map(|init| init.pid),
         network: found
             .as_ref()
             .and_then(|found| NetworkRecord::load(&found.files.network_json())),

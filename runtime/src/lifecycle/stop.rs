@@ -177,8 +177,10 @@ fn stop_without_supervisor(
             }
         }
     }
-    remove_container_cgroup(name, found)?;
+    // The links first, whatever the kill gives: tasks stuck on hung
+    // storage must not keep the container on the network.
     teardown::release_network(name, &found.files, held_netns.as_ref());
+    remove_container_cgroup(name, found)?;
     teardown::remove_state_dir(&paths.state_dir, &found.files).map_err(|source| {
         LifecycleError::Teardown {
             name: name.to_string(),

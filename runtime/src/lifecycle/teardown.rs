@@ -46,7 +46,10 @@ pub fn remove_cgroup(cgroup: &ContainerCgroup) -> Result<(), TeardownError> {
 pub fn release_network(name: &str, files: &StateFiles, held: Option<&Netns>) -> ReleaseReport {
     let record = NetworkRecord::load(&files.network_json());
     let mut report = held
-        .map(|netns| network::evacuate(name, netns, record.as_ref()))
+        .map(|netns| {
+            let deadline = std::time::Instant::now() + network::attach::RELEASE_BUDGET;
+            network::evacuate(name, netns, record.as_ref(), deadline)
+        })
         .unwrap_or_default();
     report.merge(network::sweep(name, record.as_ref()));
     for failure in &report.failed {

@@ -5,6 +5,11 @@
 //! everything done so far is undone before the error is returned.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How long giving a boot's links back may take: netlink requests answer at
+/// once, so this bounds only a container that made a great many links.
+pub const RELEASE_BUDGET: Duration = Duration::from_secs(10);
 
 use super::interface::{Interface, LinkSpec};
 use super::links::{Link, NewLink};
@@ -12,6 +17,7 @@ use super::netlink::{NetlinkError, RouteSocket};
 use super::netns::Netns;
 use super::record::{self, MovedDevice, NetworkRecord, RecordedLink};
 use super::release::{self, ReleaseReport};
+use super::sweep::sweep;
 use super::NetworkError;
 
 /// The links of one boot. Its namespace handle keeps the namespace alive
@@ -36,8 +42,10 @@ impl Attachment {
     /// Gives lent devices back, deletes every other link, and lets the
     /// namespace go.
     pub fn detach(self) -> ReleaseReport {
-        let mut report = release::evacuate(&self.container, &self.netns, Some(&self.record));
-        report.merge(release::sweep(&self.container, Some(&self.record)));
+        let deadline = Instant::now() + RELEASE_BUDGET;
+        let mut report =
+            release::evacuate(&self.container, &self.netns, Some(&self.record), deadline);
+        report.merge(sweep(&self.container, Some(&self.record)));
         report
     }
 }
@@ -76,7 +84,7 @@ fn host_error(action: &str) -> impl FnOnce(NetlinkError) -> NetworkError + '_ {
 fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(), NetworkError> {
     let container = attachment.container.clone();
     let mut host = RouteSocket::open().map_err(host_error("open a netlink socket"))?;
-    release::sweep(&container, None);
+    sweep(&container, None);
     let host_links = host.links().map_err(host_error("list the host's links"))?;
     for interface in interfaces {
         check_host_side(&mut host, &host_links, &container, interface)?;
@@ -135,6 +143,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                     mode: "veth".into(),
                     host_name: Some(host_name.clone()),
                     device: None,
+                    inside_index: None,
                 });
                 let created = host
                     .link_named(&host_name)
@@ -171,6 +180,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                     mode: "macvlan".into(),
                     host_name: None,
                     device: None,
+                    inside_index: None,
                 });
             }
             LinkSpec::Ipvlan {
@@ -187,6 +197,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                     mode: "ipvlan".into(),
                     host_name: None,
                     device: None,
+                    inside_index: None,
                 });
             }
         }
@@ -213,6 +224,14 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                 action: format!("rename {temporary} to {}", interface.name),
                 source,
             })?;
+        if let Some(recorded) = attachment
+            .record
+            .links
+            .iter_mut()
+            .find(|link| link.name == interface.name)
+        {
+            recorded.inside_index = Some(made.index);
+        }
     }
     configure_inside(&mut inside, interfaces)
 }
@@ -399,12 +418,15 @@ fn lend_device(
         name: interface.name.clone(),
         mode: "phys".into(),
         host_name: None,
+        inside_index: None,
         device: Some(MovedDevice {
             original_name: link.name.clone(),
             original_alias: link.alias.clone(),
             inside_index: moved.index,
             original_mac: link.mac,
             original_mtu: link.mtu,
+            kind: link.kind.clone(),
+            permanent_mac: link.permanent_mac,
         }),
     });
     Ok(())

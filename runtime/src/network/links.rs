@@ -32,6 +32,8 @@ pub struct Link {
     /// The link it is stacked on (a macvlan's or vlan's parent).
     pub parent: Option<u32>,
     pub mac: Option<MacAddress>,
+    /// The burnt-in address of real hardware; what a container cannot fake.
+    pub permanent_mac: Option<MacAddress>,
     pub mtu: Option<u32>,
     pub up: bool,
     pub loopback: bool,
@@ -47,6 +49,7 @@ impl Link {
             controller: None,
             parent: None,
             mac: None,
+            permanent_mac: None,
             mtu: None,
             up: message.header.flags.contains(LinkFlags::Up),
             loopback: message.header.link_layer_type == LinkLayerType::Loopback,
@@ -60,6 +63,12 @@ impl Link {
                     link.parent = Some(index)
                 }
                 LinkAttribute::Mtu(mtu) => link.mtu = Some(mtu),
+                LinkAttribute::PermAddress(bytes) => {
+                    link.permanent_mac = <[u8; 6]>::try_from(bytes.as_slice())
+                        .ok()
+                        .map(MacAddress)
+                        .filter(|mac| mac.0 != [0; 6])
+                }
                 LinkAttribute::Address(bytes) => {
                     link.mac = <[u8; 6]>::try_from(bytes.as_slice()).ok().map(MacAddress)
                 }
@@ -157,6 +166,19 @@ impl RouteSocket {
             }
         }
         Ok(found)
+    }
+
+    /// The link with index `index`, if there is one.
+    pub fn link_at(&mut self, index: u32) -> Result<Option<Link>, NetlinkError> {
+        match self.get(RouteNetlinkMessage::GetLink(link_request(
+            index,
+            Vec::new(),
+        ))) {
+            Ok(Some(RouteNetlinkMessage::NewLink(link))) => Ok(Some(Link::from_message(link))),
+            Ok(_) => Ok(None),
+            Err(error) if error.errno() == Some(libc::ENODEV) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     pub fn link_named(&mut self, name: &str) -> Result<Option<Link>, NetlinkError> {

@@ -3,19 +3,22 @@
 //! its init runs and removed, or given back, when it ends.
 
 pub mod attach;
+pub mod give_back;
 pub mod interface;
 pub mod links;
 pub mod netlink;
 pub mod netns;
 pub mod record;
 pub mod release;
+pub mod sweep;
 pub mod types;
 pub mod variables;
 
 pub use attach::{attach, Attachment};
 pub use interface::{Interface, IpConfig, LinkSpec};
 pub use record::NetworkRecord;
-pub use release::{evacuate, sweep, ReleaseReport};
+pub use release::{evacuate, ReleaseReport};
+pub use sweep::sweep;
 
 /// The MAC of a link in the caller's namespace, if it has one (best effort:
 /// for template variables only).

@@ -15,6 +15,23 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 /// answer in this time is reported instead of waited on.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[cfg(test)]
+mod tests {
+    use super::header_length;
+
+    #[test]
+    fn an_undecodable_message_is_skipped_by_its_header_length() {
+        let mut bytes = vec![0u8; 40];
+        bytes[..4].copy_from_slice(&22u32.to_ne_bytes());
+        assert_eq!(header_length(&bytes), Some(24));
+        bytes[..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert_eq!(header_length(&bytes), None, "shorter than a header");
+        bytes[..4].copy_from_slice(&400u32.to_ne_bytes());
+        assert_eq!(header_length(&bytes), None, "longer than the datagram");
+        assert_eq!(header_length(&bytes[..2]), None);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
     #[error("cannot open a netlink socket: {0}")]
@@ -35,6 +52,15 @@ impl NetlinkError {
             _ => None,
         }
     }
+}
+
+/// The length field of the netlink header at the start of `bytes`, if it
+/// is sane (4-byte aligned as the kernel pads, at least a header's size).
+fn header_length(bytes: &[u8]) -> Option<usize> {
+    let field: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    let length = u32::from_ne_bytes(field) as usize;
+    let aligned = (length + 3) & !3;
+    (length >= 16 && aligned <= bytes.len()).then_some(aligned)
 }
 
 pub struct RouteSocket {
@@ -80,6 +106,17 @@ impl RouteSocket {
             .map(|_| ())
     }
 
+    /// Sends a request for one object and returns the kernel's answer.
+    pub fn get(
+        &mut self,
+        message: RouteNetlinkMessage,
+    ) -> Result<Option<RouteNetlinkMessage>, NetlinkError> {
+        Ok(self
+            .exchange(message, NLM_F_REQUEST | NLM_F_ACK, false)?
+            .into_iter()
+            .next())
+    }
+
     /// Sends a dump request and returns every message of the answer.
     pub fn dump(
         &mut self,
@@ -115,9 +152,22 @@ impl RouteSocket {
                 .map_err(NetlinkError::Transport)?;
             let mut offset = 0;
             while offset < datagram.len() {
+                let bytes = &datagram[offset..];
                 let reply: NetlinkMessage<RouteNetlinkMessage> =
-                    NetlinkMessage::deserialize(&datagram[offset..])
-                        .map_err(|error| NetlinkError::Decode(error.to_string()))?;
+                    match NetlinkMessage::deserialize(bytes) {
+                        Ok(reply) => reply,
+                        // One message the crate cannot decode (a link kind
+                        // or attribute it does not know, which a container
+                        // can choose) must not hide the rest of a dump:
+                        // skip it by the length in its header.
+                        Err(error) => match header_length(bytes) {
+                            Some(length) => {
+                                offset += length;
+                                continue;
+                            }
+                            None => return Err(NetlinkError::Decode(error.to_string())),
+                        },
+                    };
                 let length = reply.header.length as usize;
                 if length == 0 {
                     break;

@@ -16,8 +16,6 @@ pub enum NetnsError {
     },
     #[error("cannot enter the container's network namespace: {0}")]
     Enter(std::io::Error),
-    #[error("cannot return to the host's network namespace: {0}")]
-    Return(std::io::Error),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
 }
@@ -59,7 +57,12 @@ impl Netns {
         let home = Netns::current()?;
         enter(&self.0).map_err(NetnsError::Enter)?;
         let socket = RouteSocket::open();
-        enter(&home.0).map_err(NetnsError::Return)?;
+        if let Err(error) = enter(&home.0) {
+            // Every later host-side request would act inside a namespace
+            // that a hostile container controls: stop rather than go on.
+            eprintln!("vroot: cannot return to the host's network namespace: {error}");
+            std::process::abort();
+        }
         Ok(socket?)
     }
 }

@@ -21,6 +21,9 @@ pub struct RecordedLink {
     pub host_name: Option<String>,
     /// A host device moved in.
     pub device: Option<MovedDevice>,
+    /// A link vroot made: its index inside, once it has its final name.
+    #[serde(default)]
+    pub inside_index: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,24 @@ pub struct MovedDevice {
     pub original_mac: Option<super::types::MacAddress>,
     #[serde(default)]
     pub original_mtu: Option<u32>,
+    /// Its kind (`veth`, …; none for hardware) and burnt-in MAC: an index
+    /// alone can be taken by a link the container makes (`ip link add …
+    /// index N` after moving the device away), so the give-back checks
+    /// these too.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub permanent_mac: Option<super::types::MacAddress>,
+}
+
+impl MovedDevice {
+    /// Whether `link` is this device: same kind, same burnt-in MAC if it
+    /// had one.
+    pub fn is(&self, link: &super::links::Link) -> bool {
+        link.index == self.inside_index
+            && link.kind == self.kind
+            && (self.permanent_mac.is_none() || link.permanent_mac == self.permanent_mac)
+    }
 }
 
 impl NetworkRecord {
@@ -109,6 +130,39 @@ mod tests {
     }
 
     #[test]
+    fn a_lent_device_is_known_by_index_kind_and_burnt_in_mac() {
+        let nic: crate::network::types::MacAddress = "52:54:00:12:34:56".parse().unwrap();
+        let device = MovedDevice {
+            original_name: "enp3s0".into(),
+            original_alias: None,
+            inside_index: 7,
+            original_mac: Some(nic),
+            original_mtu: Some(1500),
+            kind: None,
+            permanent_mac: Some(nic),
+        };
+        let link = |index, kind: Option<&str>, permanent| crate::network::links::Link {
+            index,
+            name: "eth1".into(),
+            alias: None,
+            kind: kind.map(str::to_string),
+            controller: None,
+            parent: None,
+            mac: Some(nic),
+            permanent_mac: permanent,
+            mtu: Some(1500),
+            up: true,
+            loopback: false,
+        };
+        assert!(device.is(&link(7, None, Some(nic))));
+        // A link the container made at the same index, even with the MAC set.
+        assert!(!device.is(&link(7, Some("veth"), None)));
+        let other: crate::network::types::MacAddress = "52:54:00:65:43:21".parse().unwrap();
+        assert!(!device.is(&link(7, None, Some(other))));
+        assert!(!device.is(&link(8, None, Some(nic))));
+    }
+
+    #[test]
     fn records_round_trip_through_their_file() {
         let dir = std::env::temp_dir().join(format!("vroot-record-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -118,12 +172,15 @@ mod tests {
                 name: "eth1".into(),
                 mode: "phys".into(),
                 host_name: None,
+                inside_index: None,
                 device: Some(MovedDevice {
                     original_name: "enp3s0".into(),
                     original_alias: None,
                     inside_index: 7,
                     original_mac: Some("52:54:00:12:34:56".parse().unwrap()),
                     original_mtu: Some(1500),
+                    kind: None,
+                    permanent_mac: Some("52:54:00:12:34:56".parse().unwrap()),
                 }),
             }],
         };

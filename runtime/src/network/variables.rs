@@ -74,7 +74,8 @@ pub fn variables(
     found
 }
 
-fn variable_part(name: &str) -> String {
+/// The part of a variable's name that stands for interface `name`.
+pub fn variable_part(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()

@@ -500,6 +500,7 @@ impl Supervisor {
             .map(|attachment| attachment.record().clone());
         let target = FenceTarget {
             name: &self.settings.name,
+            init: self.boot.as_ref().map(|boot| boot.identity.pid),
             network: record,
             cgroup: &self.cgroup,
             root: Some(&self.settings.root),
