@@ -20,13 +20,16 @@ fi
 # initramfs. The suite fetches Debian's kernel itself.
 bash scripts/install-deps.sh
 
+probe_pidfile=$(mktemp)
+trap 'rm -f "$probe_pidfile"' EXIT
 if ! qemu-system-x86_64 -accel tcg -machine none -nodefaults -display none -S \
-        -monitor none -daemonize -pidfile /tmp/vroot-qemu-probe.pid >/dev/null 2>&1; then
+        -monitor none -daemonize -pidfile "$probe_pidfile" >/dev/null 2>&1; then
     echo "SKIP: qemu-system-x86_64 cannot start a machine here (tried -accel tcg)" >&2
     exit 0
 fi
-kill "$(cat /tmp/vroot-qemu-probe.pid)" 2>/dev/null || true
-rm -f /tmp/vroot-qemu-probe.pid
+kill "$(cat "$probe_pidfile")" 2>/dev/null || true
+rm -f "$probe_pidfile"
+trap - EXIT
 
 # The guests have no libraries: the binary must be static.
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release \

@@ -11,6 +11,9 @@ Scenarios, in order, on one cluster:
    on each node's local disk and never reach the export;
 3. container networking on the node's NIC: ipvlan and macvlan containers
    reach the storage VM (the host kernel of the other tests has no ipvlan);
+   a real NIC lent to a container (mode "phys") comes back to the node, under
+   its name and with its MAC, on a stop, and on a fence, and is lent again
+   after a reboot inside;
 4. the storage dies under a writing container: the node stays responsive,
    fence_vroot fences within its bound, the storage comes back, and the
    container starts again;
@@ -20,6 +23,7 @@ Scenarios, in order, on one cluster:
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -28,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from vmlib.cluster import Cluster  # noqa: E402
 from vmlib.guests import EXPORT, STORAGE_IP  # noqa: E402
+from vmlib.machine import CommandTimeout  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 VROOT = REPO / "target/static/x86_64-unknown-linux-gnu/release/vroot"
@@ -38,14 +43,30 @@ FENCE_BOUND_S = 12.0
 
 
 def wait_for(what, predicate, timeout):
+    """Polls PREDICATE until it returns a true value. A guest command that
+    times out inside it counts as "not yet": the next one reads past its
+    late output."""
     deadline = time.monotonic() + timeout
+    last_timeout = None
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except CommandTimeout as error:
+            value, last_timeout = False, error
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            detail = f" (last: {last_timeout})" if last_timeout else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(0.5)
+
+
+def try_quietly(node, command, timeout=60):
+    """Cleanup on a failure path: runs COMMAND, ignores how it ends."""
+    try:
+        node.run(command, timeout)
+    except Exception:  # noqa: BLE001 - the scenario's own error is the one to report
+        pass
 
 
 def status(node, name="web"):
@@ -86,7 +107,8 @@ def shared_root_over_nfs_reboots_without_the_host(cluster, facts):
     a.ok("vroot exec web -- sh -c 'echo kept > /root/scenario-1'")
 
     # `reboot` typed inside: busybox's reboot signals the container's init.
-    a.ok("vroot exec web -- reboot")
+    # Its own status does not count: the container's teardown may kill it.
+    a.run("vroot exec web -- reboot")
     rebooted = wait_for(
         "the container to boot again",
         lambda: (lambda s: s if s["boot_count"] == first["boot_count"] + 1
@@ -149,17 +171,110 @@ def two_nodes_share_one_root(cluster, facts):
 def containers_reach_the_cluster_network_through_the_node_nic(cluster, facts):
     b, storage = cluster.nodes["b"], cluster.storage
     links_before = b.ok("ip -o link | cut -d: -f2 | sort")
-    for name, mode, address in [("ipv", "ipvlan", "192.0.2.21"), ("macv", "macvlan", "192.0.2.22")]:
-        b.ok(f"cat > /etc/vroot/{name}.toml <<'EOF'\n"
-             f"root = \"/vz/private/bb\"\nstop_timeout = 10\n"
-             f"[network]\nmode = \"{mode}\"\nparent = \"eth0\"\naddress = \"{address}/24\"\n"
-             f"EOF")
-        b.ok(f"vroot start {name}", 60)
-        b.ok(f"vroot exec {name} -- ping -c1 -W5 {STORAGE_IP}", 30)
-        storage.ok(f"ping -c1 -W5 {address}", 30)
-        b.ok(f"vroot stop {name}", 60)
-    assert b.ok("ip -o link | cut -d: -f2 | sort") == links_before, "a link is left on node B"
+    started = []
+    try:
+        for name, mode, address in [("ipv", "ipvlan", "192.0.2.21"),
+                                    ("macv", "macvlan", "192.0.2.22")]:
+            b.ok(f"cat > /etc/vroot/{name}.toml <<'EOF'\n"
+                 f"root = \"/vz/private/bb\"\nstop_timeout = 10\n"
+                 f"[network]\nmode = \"{mode}\"\nparent = \"eth0\"\naddress = \"{address}/24\"\n"
+                 f"EOF")
+            started.append(name)
+            b.ok(f"vroot start {name}", 60)
+            b.ok(f"vroot exec {name} -- ping -c1 -W5 {STORAGE_IP}", 30)
+            storage.ok(f"ping -c1 -W5 {address}", 30)
+            b.ok(f"vroot stop {name}", 60)
+            started.remove(name)
+        assert b.ok("ip -o link | cut -d: -f2 | sort") == links_before, "a link is left on node B"
+    finally:
+        for name in started:
+            try_quietly(b, f"vroot stop --kill {name}")
     facts["networking"] = "ipvlan and macvlan on eth0 reach the storage VM both ways"
+
+
+LENT_ADDRESS = "192.0.2.31"
+
+
+def node_links(node):
+    """The node's link names (`eth0`, not `eth0@if2`)."""
+    return {line.split(":")[1].strip().split("@")[0]
+            for line in node.ok("ip -o link").splitlines() if ":" in line}
+
+
+def assert_nic_home(node, mac, when):
+    """NODE has eth1 back, under its own name, with MAC, and no alias left."""
+    links = node_links(node)
+    assert "eth1" in links, f"{when}: eth1 is not back on the node: {sorted(links)}"
+    assert node.ok("cat /sys/class/net/eth1/address") == mac, f"{when}: eth1 has another MAC"
+    alias = node.ok("cat /sys/class/net/eth1/ifalias")
+    assert alias == "", f"{when}: eth1 kept an alias: {alias!r}"
+
+
+def assert_nic_lent(node, storage, mac, when):
+    """NODE's eth1 is inside `lend` as net0, with MAC, and reaches STORAGE
+    both ways."""
+    assert "eth1" not in node_links(node), f"{when}: eth1 is still on the node"
+    inside = node.ok("vroot exec lend -- ip -o link show net0")
+    assert mac in inside.lower(), f"{when}: net0 in the container is not eth1 ({mac}): {inside}"
+    node.ok(f"vroot exec lend -- ping -c1 -W5 {STORAGE_IP}", 30)
+    storage.ok(f"ping -c1 -W5 {LENT_ADDRESS}", 30)
+
+
+def a_lent_nic_comes_back_on_stop_reboot_and_fence(cluster, facts):
+    b, storage = cluster.nodes["b"], cluster.storage
+    b.ok("cat > /etc/vroot/lend.toml <<'EOF'\n"
+         "root = \"/vz/private/bb\"\nstop_timeout = 10\n"
+         "[network]\nmode = \"phys\"\ndevice = \"eth1\"\nname = \"net0\"\n"
+         f"address = \"{LENT_ADDRESS}/24\"\n"
+         "EOF")
+    mac = b.ok("cat /sys/class/net/eth1/address").lower()
+    clean = False
+    try:
+        b.ok("vroot start lend", 60)
+        assert_nic_lent(b, storage, mac, "after start")
+
+        # A reboot inside: the supervisor takes the NIC back at the init's
+        # end and lends it again for the next boot.
+        first = status(b, "lend")
+        b.run("vroot exec lend -- reboot")
+        wait_for("`lend` to boot again",
+                 lambda: (lambda s: s["boot_count"] == first["boot_count"] + 1
+                          and s["state"] == "running")(status(b, "lend")),
+                 90)
+        assert_nic_lent(b, storage, mac, "after a reboot inside")
+        log = b.ok("cat /var/log/vroot/lend.log")
+        released = [line for line in log.splitlines() if "network released" in line]
+        assert released, f"no `network released` in lend.log:\n{log}"
+
+        b.ok("vroot stop lend", 60)
+        assert_nic_home(b, mac, "after stop")
+
+        b.ok("vroot start lend", 60)
+        assert_nic_lent(b, storage, mac, "after the second start")
+        code, output, seconds = timed(b, "fence_vroot -o off -n lend", 60)
+        assert code == 0, f"fence_vroot failed ({code}): {output}"
+        assert_nic_home(b, mac, "after the fence")
+        b.ok("vroot unfence lend")
+        code, output = b.run("vroot status lend", 20)
+        assert code == 3, f"`vroot status lend` says {code}, not 3 (not running): {output}"
+        clean = True
+    finally:
+        if not clean:
+            try_quietly(b, "vroot stop --kill lend")
+            try_quietly(b, "vroot unfence lend")
+    facts["lent NIC"] = (f"eth1 ({mac}) lent as net0; back with its name, MAC and no alias "
+                         f"on stop and after a {seconds:.2f}s fence; on reboot: "
+                         f"{released[-1].split('network released: ', 1)[-1]}")
+
+
+# The writer's tasks in node A's container (every cgroup below web's, e.g.
+# `payload`) that sleep uninterruptibly: "PID COMM" lines. Reads only
+# cgroupfs and /proc, never the NFS mount.
+D_STATE_TASKS = (
+    "find /sys/fs/cgroup/vroot/web -name cgroup.procs | xargs cat | while read -r pid; do "
+    "state=$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f1); "
+    "[ \"$state\" = D ] && echo \"$pid $(cat /proc/$pid/comm 2>/dev/null)\"; done; true"
+)
 
 
 def storage_death_is_fenced_and_recovers(cluster, facts):
@@ -170,11 +285,19 @@ def storage_death_is_fenced_and_recovers(cluster, facts):
          "conv=fsync; done >/dev/null 2>&1 &'")
     time.sleep(2)
     cluster.storage.kill()
-    time.sleep(3)
+    # The fence must meet a task stuck in NFS writeback: wait until one of
+    # the container's tasks sleeps in D, on two looks in a row.
+    looks = []
+
+    def stuck():
+        looks.append(set(a.ok(D_STATE_TASKS, 10).splitlines()))
+        return len(looks) >= 2 and looks[-1] & looks[-2]
+
+    stuck_tasks = wait_for("a task of `web` in state D", stuck, 30)
 
     # The bootstrap OS answers, and so does vroot's status, from the host side.
     code, _, seconds = timed(a, "echo alive", 10)
-    assert code == 0 and seconds < 2, seconds
+    assert code == 0 and seconds < 5, seconds
     code, output, seconds = timed(a, "vroot status web", 15)
     assert seconds < 3, f"status took {seconds}s: {output}"
 
@@ -192,7 +315,8 @@ def storage_death_is_fenced_and_recovers(cluster, facts):
     assert a.ok("grep -c ' /vz/private ' /proc/self/mountinfo") == "1"
     assert a.ok("cat /sys/fs/cgroup/vroot/web/cgroup.procs 2>/dev/null | wc -l") == "0"
     assert a.ok("echo still-here") == "still-here" and a.alive()
-    facts["fence"] = f"fence_vroot -o off took {seconds:.2f}s; {outcome}"
+    facts["fence"] = (f"fence_vroot -o off took {seconds:.2f}s with "
+                      f"{', '.join(sorted(stuck_tasks))} in D; {outcome}")
     code, _ = a.run("fence_vroot -o status -n web", 30)
     assert code == 2, f"fence_vroot status says {code}, not off (2)"
 
@@ -231,12 +355,24 @@ SCENARIOS = [
     shared_root_over_nfs_reboots_without_the_host,
     two_nodes_share_one_root,
     containers_reach_the_cluster_network_through_the_node_nic,
+    a_lent_nic_comes_back_on_stop_reboot_and_fence,
     storage_death_is_fenced_and_recovers,
     shutdown_stops_containers_before_the_storage,
 ]
 
 
+def exit_on_signal(signum, _frame):
+    """SIGTERM, SIGHUP and SIGINT end the suite through its `finally`, which
+    kills every QEMU. Later ones are ignored, so that the cleanup finishes."""
+    for other in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(other, signal.SIG_IGN)
+    print(f"\nsignal {signal.Signals(signum).name}: stopping every machine", flush=True)
+    raise SystemExit(128 + signum)
+
+
 def main():
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, exit_on_signal)
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default="/tmp/vroot-vm-suite")
     parser.add_argument("--cache", default="/var/cache/vroot-vm")
@@ -267,6 +403,9 @@ def main():
                 traceback.print_exc()
                 for machine in [*cluster.nodes.values(), cluster.storage]:
                     print(f"--- {machine.name} console tail ---\n{machine.tail(25)}")
+    except SystemExit:
+        print(f"interrupted; consoles, QEMU output and images: {arguments.work}", flush=True)
+        raise
     finally:
         cluster.stop_all()
     for key, value in facts.items():

@@ -11,6 +11,12 @@ from .kernel import Kernel
 from .machine import Link, Machine
 
 NODES = {"a": "192.0.2.11", "b": "192.0.2.12"}
+# How many NICs each node has, every one linked to its own port on the
+# storage VM's bridge. Only eth0 is configured on a node: node B's eth1 is
+# left down, without an address, for a container to borrow (mode "phys").
+NICS = {"a": 1, "b": 2}
+# Ports per run, below 32768 where the ephemeral range starts: two per link.
+PORTS_PER_RUN = 8
 
 
 class Cluster:
@@ -20,21 +26,30 @@ class Cluster:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         self.kernel = Kernel(cache)
+        # Links in a stable order: every node's eth0 first, then the second
+        # NICs. The storage VM's ethN is link N; MACs follow from the order.
+        wiring = [(index, node, nic) for nic in range(max(NICS.values()))
+                  for index, node in enumerate(NODES) if nic < NICS[node]]
+        assert 2 * len(wiring) <= PORTS_PER_RUN, wiring
         self.storage_initrd = guests.storage_image(
-            self.kernel, work / "staging-storage", work / "storage.cpio.gz", len(NODES))
+            self.kernel, work / "staging-storage", work / "storage.cpio.gz", len(wiring))
         self.node_initrd = guests.node_image(
             self.kernel, work / "staging-node", work / "node.cpio.gz", vroot)
         self.export_disk = self._export_disk(cache)
-        base = 20000 + (os.getpid() % 2000) * 8
-        storage_links, self.nodes = [], {}
-        for index, (node, address) in enumerate(NODES.items()):
-            storage_port, node_port = base + 2 * index, base + 2 * index + 1
-            storage_links.append(Link(storage_port, node_port, f"52:54:00:00:01:{index:02x}"))
+        base = 20000 + (os.getpid() % 1000) * PORTS_PER_RUN
+        storage_links, node_links = [], {node: [] for node in NODES}
+        for link, (index, node, nic) in enumerate(wiring):
+            storage_port, node_port = base + 2 * link, base + 2 * link + 1
+            storage_links.append(Link(storage_port, node_port, f"52:54:00:00:01:{link:02x}"))
+            node_links[node].append(
+                Link(node_port, storage_port, f"52:54:00:00:{2 + nic:02x}:{index:02x}"))
+        self.nodes = {}
+        for node, address in NODES.items():
             disk = ext4_image(work / f"node-{node}.img", 256, label=f"node-{node}")
             self.nodes[node] = Machine(
                 f"node-{node}", work, self.kernel.image, self.node_initrd,
                 f"vroot_node={node} vroot_ip={address}", memory_mb=384, disks=[disk],
-                links=[Link(node_port, storage_port, f"52:54:00:00:02:{index:02x}")])
+                links=node_links[node])
         self.storage = Machine("storage", work, self.kernel.image, self.storage_initrd,
                                "", memory_mb=320, disks=[self.export_disk],
                                links=storage_links)
@@ -65,5 +80,13 @@ class Cluster:
         return machine
 
     def stop_all(self):
+        """Kills every machine, even when killing one fails (or a signal
+        interrupts it); then raises the first failure."""
+        failure = None
         for machine in [*self.nodes.values(), self.storage]:
-            machine.kill()
+            try:
+                machine.kill()
+            except BaseException as error:  # noqa: BLE001 - the others still go
+                failure = failure or error
+        if failure is not None:
+            raise failure

@@ -1,7 +1,7 @@
 """The two guest roles, as initramfs images:
 
-- storage: the kernel NFS server exporting an ext4 disk, one NIC per node
-  on a bridge with 192.0.2.1/24;
+- storage: the kernel NFS server exporting an ext4 disk, one NIC per link
+  to a node (a node may have several) on a bridge with 192.0.2.1/24;
 - node: a bootstrap OS (busybox init) with a static vroot, the NFS client
   and the container's modules, a local ext4 disk for vroot's own state and
   per-host layers, and shutdown ordering in its inittab.
@@ -75,7 +75,8 @@ def _common(image: Initramfs, kernel, modules):
     image.write("/etc/group", "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n")
 
 
-def storage_image(kernel, staging: Path, output: Path, nodes: int) -> Path:
+def storage_image(kernel, staging: Path, output: Path, ports: int) -> Path:
+    """PORTS NICs, eth0 to eth<PORTS-1>, all on the bridge br0."""
     image = Initramfs(staging)
     _common(image, kernel, STORAGE_MODULES)
     for program in ["rpcbind", "exportfs", "rpc.mountd", "rpc.nfsd", "nfsdcld"]:
@@ -83,7 +84,7 @@ def storage_image(kernel, staging: Path, output: Path, nodes: int) -> Path:
     for path in ["/etc/netconfig", "/etc/services", "/etc/protocols", "/etc/rpc"]:
         image.copy(Path(path), path)
     image.symlink("/run", "/var/run")
-    ports = " ".join(f"eth{index}" for index in range(nodes))
+    port_names = " ".join(f"eth{index}" for index in range(ports))
     image.write("/etc/inittab", "::sysinit:/etc/rc.storage\n::respawn:/bin/control\n")
     image.script("/etc/rc.storage", f"""#!/bin/sh
 export PATH=/usr/sbin:/sbin:/usr/bin:/bin
@@ -94,7 +95,7 @@ mkdir -p /srv
 mount -t ext4 -o sync /dev/vda /srv
 ip link set lo up
 ip link add br0 type bridge
-for port in {ports}; do ip link set "$port" master br0 up; done
+for port in {port_names}; do ip link set "$port" master br0 up; done
 ip addr add {STORAGE_IP}/24 dev br0
 ip link set br0 up
 # NFS state on the disk, so that a restarted server knows its clients.
@@ -158,6 +159,7 @@ address=$(sed -n 's/.*vroot_ip=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 {load_modules('        */nfs.ko) insmod "/lib/modules/$module" nfs4_unique_id="vroot-node-$node" ;;')}
 hostname "node-$node"
 ip link set lo up
+# eth0 only: any other NIC stays down, without an address, to be lent.
 ip link set eth0 up
 ip addr add "$address/24" dev eth0
 # vroot's own state and the per-host layers live on the node's local disk.

@@ -1,5 +1,6 @@
 """One QEMU guest under software emulation, with its console in a log file
 and a shell on its second serial port as the control channel."""
+import ctypes
 import itertools
 import os
 import re
@@ -10,6 +11,24 @@ import time
 from pathlib import Path
 
 QEMU = "qemu-system-x86_64"
+PR_SET_PDEATHSIG = 1
+# Any command's end marker, `@@VROOT-RC-<serial>@@<status>`: a command that
+# timed out still prints its own later, before the next command's output.
+MARKER = re.compile(rb"@@VROOT-RC-(\d+)@@(\d+)\n")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent(parent: int):
+    """A preexec_fn: the child gets SIGKILL when the suite's process ends,
+    however it ends (even by SIGKILL, where no `finally` runs)."""
+    def preexec():
+        if _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
+        # The parent may have died before prctl: then nobody would kill us.
+        if os.getppid() != parent:
+            os._exit(127)
+    return preexec
 
 
 class CommandTimeout(Exception):
@@ -74,9 +93,10 @@ class Machine:
             command += ["-drive", f"file={disk},format=raw,if=virtio,index={index}"]
         for index, link in enumerate(self.links):
             command += link.args(index)
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                        stdout=open(self.dir / "qemu.out", "ab"),
-                                        stderr=subprocess.STDOUT)
+        with open(self.dir / "qemu.out", "ab") as output:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
+                                            stderr=subprocess.STDOUT,
+                                            preexec_fn=_die_with_parent(os.getpid()))
         self.control = None
         self.pending = b""
 
@@ -121,21 +141,31 @@ class Machine:
     def run(self, command: str, timeout: float = 30):
         """Runs COMMAND in the guest's control shell; returns (status, output).
         Raises CommandTimeout if it has not finished in TIMEOUT seconds (the
-        shell is then busy: further commands queue behind it)."""
+        shell is then busy: further commands queue behind it, and the late
+        output of the one that timed out is dropped when they read theirs)."""
         self._connect(10)
-        marker = f"@@VROOT-RC-{next(self.serial)}@@"
+        serial = next(self.serial)
+        marker = f"@@VROOT-RC-{serial}@@"
         # A subshell, so that `exit` or `cd` in a command cannot end or move
         # the control shell; stdin from /dev/null: it must never read the channel.
         text = f"(\n{command}\n) </dev/null 2>&1; echo \"{marker}$?\"\n"
         self.control.sendall(text.encode())
-        pattern = re.compile(re.escape(marker).encode() + rb"(\d+)\n")
         deadline = time.monotonic() + timeout
         while True:
-            match = pattern.search(self.pending)
+            match = MARKER.search(self.pending)
             if match:
+                seen = int(match.group(1))
+                if seen < serial:
+                    # The end of a command that timed out: its output and
+                    # marker are not this command's.
+                    self.pending = self.pending[match.end():]
+                    continue
+                if seen > serial:
+                    raise AssertionError(
+                        f"{self.name}: marker {seen} came before {serial} for `{command}`")
                 output = self.pending[:match.start()].decode(errors="replace")
                 self.pending = self.pending[match.end():]
-                return int(match.group(1)), output
+                return int(match.group(2)), output
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CommandTimeout(f"{self.name}: `{command}` still runs after {timeout}s")
