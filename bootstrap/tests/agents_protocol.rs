@@ -31,6 +31,7 @@ struct FakeControl {
     failures: RefCell<BTreeMap<&'static str, ControlFailure>>,
     invalid_configs: BTreeSet<String>,
     lying: BTreeSet<&'static str>,
+    troubled: BTreeMap<String, String>,
 }
 
 impl FakeControl {
@@ -49,6 +50,11 @@ impl FakeControl {
             operation,
             ControlFailure::new(kind, format!("{operation} went wrong")),
         );
+        self
+    }
+
+    fn troubled(mut self, name: &str, trouble: &str) -> Self {
+        self.troubled.insert(name.to_string(), trouble.to_string());
         self
     }
 
@@ -173,6 +179,10 @@ impl ContainerControl for FakeControl {
 
     fn pause(&self, duration: Duration) {
         self.record(format!("pause({duration:?})"));
+    }
+
+    fn trouble(&self, name: &str) -> Option<String> {
+        self.troubled.get(name).cloned()
     }
 }
 
@@ -662,6 +672,25 @@ fn ocf_timeouts_come_from_the_operation() {
         control.changes(),
         ["validate(web)", "start(web, 27s)", "stop(web, 27s)"]
     );
+}
+
+#[test]
+fn ocf_monitor_fails_a_running_container_whose_storage_hangs() {
+    let control = FakeControl::with(&[("up", Power::On), ("down", Power::Off)])
+        .troubled("up", "the storage under /vz/private/up is hung")
+        .troubled("down", "the storage under /vz/private/down is hung");
+    let outcome = ocf(&control, &["monitor"], &[("OCF_RESKEY_name", "up")]);
+    assert_eq!(outcome.code, 1, "running on hung storage is a failure");
+    assert!(
+        outcome
+            .err
+            .starts_with("ocf-exit-reason:container 'up': the storage under"),
+        "{}",
+        outcome.err
+    );
+    // A stopped container has no storage to wait on.
+    let outcome = ocf(&control, &["monitor"], &[("OCF_RESKEY_name", "down")]);
+    assert_eq!(outcome.code, 7);
 }
 
 #[test]

@@ -265,12 +265,28 @@ fn the_watchdog_reports_a_hang_without_fencing_when_told_not_to() {
     let line = host.ok(&["status", "watched"]);
     assert!(line.contains("storage hung"), "{line}");
     assert_eq!(host.status("watched").1["state"], "running");
+    // Pacemaker hears of it: the OCF monitor fails a container whose init
+    // runs on storage that does not answer.
+    let monitor = |host: &Host| {
+        host.command(&["ocf-agent", "monitor"])
+            .env("OCF_RESKEY_name", "watched")
+            .output()
+            .unwrap()
+    };
+    let failed = monitor(&host);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    assert!(
+        text(&failed.stderr).contains("ocf-exit-reason:container 'watched': the storage under"),
+        "{}",
+        text(&failed.stderr)
+    );
     shared.storage.release();
     wait_until(
         Duration::from_secs(5),
         "the storage to show as healthy",
         || host.status("watched").1["storage"]["health"] == "healthy",
     );
+    assert_eq!(monitor(&host).status.code(), Some(0), "healthy again");
     host.ok(&["stop", "watched"]);
     host.assert_nothing_left("watched", &shared.root);
 }

@@ -94,6 +94,13 @@ pub trait ContainerControl {
     /// readable, the cgroup filesystem is there).
     fn monitor(&self) -> Result<(), ControlFailure>;
 
+    /// Why a running container cannot do its work although its init runs:
+    /// its storage hangs or fails, as the supervisor's watchdog last saw.
+    /// `None` when nothing is known to be wrong.
+    fn trouble(&self, _name: &str) -> Option<String> {
+        None
+    }
+
     /// Waits before fencing (the fence agent's `delay`). A method of its own
     /// so that tests can record the wait instead of sleeping through it.
     fn pause(&self, duration: Duration) {

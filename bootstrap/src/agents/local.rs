@@ -60,6 +60,24 @@ impl ContainerControl for LocalContainers {
             .map_err(failure)
     }
 
+    fn trouble(&self, name: &str) -> Option<String> {
+        use vroot_runtime::supervisor::watchdog::Health;
+        let status = lifecycle::inspect::status(&self.paths, name).ok()?;
+        let storage = status.storage?;
+        match storage.health {
+            Health::Hung | Health::Failed => Some(format!(
+                "the storage under {} is {} (last answer {})",
+                status
+                    .root
+                    .map(|root| root.display().to_string())
+                    .unwrap_or_default(),
+                storage.health,
+                storage.last_answer.as_deref().unwrap_or("never")
+            )),
+            Health::Healthy | Health::Slow => None,
+        }
+    }
+
     fn fence_off(&self, name: &str, timeout: Duration) -> Result<(), ControlFailure> {
         let result = lifecycle::fence::fence(&self.paths, name, timeout, CLUSTER_FENCE_REASON)
             .map_err(failure)?;

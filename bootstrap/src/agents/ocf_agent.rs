@@ -178,7 +178,16 @@ impl OcfAgent<'_> {
     fn monitor(&self, err: &mut dyn Write) -> Result<OcfExit, OcfError> {
         let name = container_name(self.env)?;
         match self.control.power(name) {
-            Ok(Power::On) => Ok(OcfExit::Success),
+            // Running on storage that does not answer is a failure the
+            // cluster must hear of: its recovery (a stop that fails, then
+            // fence_vroot) is what frees the node.
+            Ok(Power::On) => match self.control.trouble(name) {
+                None => Ok(OcfExit::Success),
+                Some(trouble) => {
+                    let _ = writeln!(err, "ocf-exit-reason:container '{name}': {trouble}");
+                    Ok(OcfExit::ErrGeneric)
+                }
+            },
             Ok(Power::Off) => Ok(OcfExit::NotRunning),
             Ok(Power::Fenced) => {
                 let _ = writeln!(err, "ocf-exit-reason:container '{name}' is fenced");
