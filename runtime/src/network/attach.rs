@@ -138,13 +138,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                 };
                 host.create_veth(&host_side, &inside_link)
                     .map_err(step("create the veth pair"))?;
-                attachment.record.links.push(RecordedLink {
-                    name: interface.name.clone(),
-                    mode: "veth".into(),
-                    host_name: Some(host_name.clone()),
-                    device: None,
-                    inside_index: None,
-                });
+                record_made(attachment, interface, Some(host_name.clone()));
                 let created = host
                     .link_named(&host_name)
                     .map_err(step("find the host side"))?
@@ -175,13 +169,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                         }
                         _ => step(&format!("create a macvlan on {parent}"))(source),
                     })?;
-                attachment.record.links.push(RecordedLink {
-                    name: interface.name.clone(),
-                    mode: "macvlan".into(),
-                    host_name: None,
-                    device: None,
-                    inside_index: None,
-                });
+                record_made(attachment, interface, None);
             }
             LinkSpec::Ipvlan {
                 parent,
@@ -192,13 +180,7 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                         Some(libc::EOPNOTSUPP) => unsupported(interface, "ipvlan", "CONFIG_IPVLAN"),
                         _ => step(&format!("create an ipvlan on {parent}"))(source),
                     })?;
-                attachment.record.links.push(RecordedLink {
-                    name: interface.name.clone(),
-                    mode: "ipvlan".into(),
-                    host_name: None,
-                    device: None,
-                    inside_index: None,
-                });
+                record_made(attachment, interface, None);
             }
         }
     }
@@ -234,6 +216,18 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
         }
     }
     configure_inside(&mut inside, interfaces)
+}
+
+/// Records a link vroot made for `interface`; its index inside is added once
+/// it has its final name.
+fn record_made(attachment: &mut Attachment, interface: &Interface, host_name: Option<String>) {
+    attachment.record.links.push(RecordedLink {
+        name: interface.name.clone(),
+        mode: interface.link.mode().into(),
+        host_name,
+        device: None,
+        inside_index: None,
+    });
 }
 
 /// The name a link has inside until all exist. Configs cannot use the

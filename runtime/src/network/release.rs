@@ -77,16 +77,11 @@ pub fn evacuate(
         match (Netns::current(), RouteSocket::open(), netns.route_socket()) {
             (Ok(home), Ok(host), Ok(inside)) => (home, host, inside),
             (home, host, inside) => {
-                let reason = [
+                report.failed.push(first_errors(&[
                     home.err().map(|e| e.to_string()),
                     host.err().map(|e| e.to_string()),
                     inside.err().map(|e| e.to_string()),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
-                report.failed.push(reason);
+                ]));
                 return report;
             }
         };
@@ -131,6 +126,16 @@ pub fn evacuate(
         }
     }
     report
+}
+
+/// The errors among `results`, as one line.
+pub fn first_errors(errors: &[Option<String>]) -> String {
+    errors
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn release_recorded(

@@ -7,22 +7,17 @@ use super::give_back::{restore_on_host, HostSide};
 use super::netlink::RouteSocket;
 use super::netns::Netns;
 use super::record::{self, NetworkRecord};
-use super::release::ReleaseReport;
+use super::release::{first_errors, ReleaseReport};
 
 pub fn sweep(container: &str, record: Option<&NetworkRecord>) -> ReleaseReport {
     let mut report = ReleaseReport::default();
     let (home, socket) = match (Netns::current(), RouteSocket::open()) {
         (Ok(home), Ok(socket)) => (home, socket),
         (home, socket) => {
-            let reason = [
+            report.failed.push(first_errors(&[
                 home.err().map(|e| e.to_string()),
                 socket.err().map(|e| e.to_string()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("; ");
-            report.failed.push(reason);
+            ]));
             return report;
         }
     };
