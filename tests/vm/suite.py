@@ -268,12 +268,14 @@ def a_lent_nic_comes_back_on_stop_reboot_and_fence(cluster, facts):
 
 
 # The writer's tasks in node A's container (every cgroup below web's, e.g.
-# `payload`) that sleep uninterruptibly: "PID COMM" lines. Reads only
-# cgroupfs and /proc, never the NFS mount.
-D_STATE_TASKS = (
+# `payload`) that sleep waiting for page writeback: "PID COMM" lines. That
+# wait is uninterruptible (state D alone would also match the killable RPC
+# waits, which a kill ends by itself). Reads only cgroupfs and /proc, never
+# the NFS mount.
+WRITEBACK_WAITERS = (
     "find /sys/fs/cgroup/vroot/web -name cgroup.procs | xargs cat | while read -r pid; do "
-    "state=$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f1); "
-    "[ \"$state\" = D ] && echo \"$pid $(cat /proc/$pid/comm 2>/dev/null)\"; done; true"
+    "grep -qE 'wait_writeback|fdatawait|wait_on_page_writeback' /proc/$pid/stack 2>/dev/null "
+    "&& echo \"$pid $(cat /proc/$pid/comm 2>/dev/null)\"; done; true"
 )
 
 
@@ -281,19 +283,22 @@ def storage_death_is_fenced_and_recovers(cluster, facts):
     a, b = cluster.nodes["a"], cluster.nodes["b"]
     # A writer whose fsync waits on the server: once the server is gone it
     # sleeps in writeback, where a kill cannot reach it.
-    a.ok("vroot exec web -- sh -c 'while :; do dd if=/dev/zero of=/root/writer bs=64k count=16 "
-         "conv=fsync; done >/dev/null 2>&1 &'")
+    # Three of them, writing 4 MiB and syncing in a loop: most of their time
+    # is spent in fsync, so when the server dies at least one is caught
+    # there.
+    for writer in range(3):
+        a.ok(f"vroot exec web -- sh -c 'while :; do dd if=/dev/zero of=/root/writer{writer} "
+             f"bs=256k count=16 conv=fsync; done >/dev/null 2>&1 &'")
     time.sleep(2)
     cluster.storage.kill()
-    # The fence must meet a task stuck in NFS writeback: wait until one of
-    # the container's tasks sleeps in D, on two looks in a row.
+    # The fence must meet a task stuck in NFS writeback, on two looks in a row.
     looks = []
 
     def stuck():
-        looks.append(set(a.ok(D_STATE_TASKS, 10).splitlines()))
+        looks.append(set(a.ok(WRITEBACK_WAITERS, 10).splitlines()))
         return len(looks) >= 2 and looks[-1] & looks[-2]
 
-    stuck_tasks = wait_for("a task of `web` in state D", stuck, 30)
+    stuck_tasks = wait_for("a task of `web` waiting on NFS writeback", stuck, 30)
 
     # The bootstrap OS answers, and so does vroot's status, from the host side.
     code, _, seconds = timed(a, "echo alive", 10)
@@ -316,7 +321,7 @@ def storage_death_is_fenced_and_recovers(cluster, facts):
     assert a.ok("cat /sys/fs/cgroup/vroot/web/cgroup.procs 2>/dev/null | wc -l") == "0"
     assert a.ok("echo still-here") == "still-here" and a.alive()
     facts["fence"] = (f"fence_vroot -o off took {seconds:.2f}s with "
-                      f"{', '.join(sorted(stuck_tasks))} in D; {outcome}")
+                      f"{', '.join(sorted(stuck_tasks))} in writeback; {outcome}")
     code, _ = a.run("fence_vroot -o status -n web", 30)
     assert code == 2, f"fence_vroot status says {code}, not off (2)"
 
