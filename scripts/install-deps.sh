@@ -14,7 +14,8 @@ packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bi
           systemd  # systemd-analyze verify checks the units `vroot install-units` writes
           # The VM suite: the NFS server's user space is copied into the storage VM, depmod
           # lists the guest kernel's modules, mke2fs makes the disk images.
-          nfs-kernel-server kmod e2fsprogs)
+          nfs-kernel-server kmod e2fsprogs
+          gcc libc6-dev)  # the escape battery's probe is built with `cc -static`
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi

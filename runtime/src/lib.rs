@@ -22,6 +22,7 @@ pub mod mountinfo;
 pub mod network;
 pub mod paths;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -4,6 +4,7 @@
 mod agents;
 mod busybox;
 mod errors;
+mod escape;
 mod fencing;
 mod harness;
 mod hostile;

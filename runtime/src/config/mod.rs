@@ -7,6 +7,7 @@ mod fence;
 mod limits;
 mod name;
 mod network;
+mod security;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::signal::RawSignal;
 pub use fence::{FencePolicy, OnHang, DEFAULT_HANG_TIMEOUT};
 pub use limits::{parse_size, SizeText};
 pub use name::validate_name;
+pub use security::SecurityPolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -90,6 +92,7 @@ pub struct ContainerConfig {
     pub network: Vec<crate::network::Interface>,
     pub overlay: vroot_overlays::config::OverlayConfig,
     pub fence: FencePolicy,
+    pub security: SecurityPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +113,8 @@ struct FileConfig {
     overlay: Option<vroot_overlays::config::FileOverlay>,
     #[serde(default)]
     fence: fence::FileFence,
+    #[serde(default)]
+    security: security::FileSecurity,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +255,10 @@ impl ContainerConfig {
             .map_err(|(field, reason)| invalid(field, reason))?;
 
         let network = network::parse(file.network).map_err(|reason| invalid("network", reason))?;
+        let security = file
+            .security
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
 
         let config_dir = path.parent().unwrap_or(Path::new("/"));
         let overlay = file
@@ -278,6 +287,7 @@ impl ContainerConfig {
             network,
             overlay,
             fence,
+            security,
         })
     }
 }

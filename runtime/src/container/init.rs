@@ -55,6 +55,10 @@ pub fn run(
     bring_up_loopback()?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     capabilities::restrict_to(&plan.capabilities)?;
+    // Last, while CAP_SYS_ADMIN is still held: no no_new_privs needed.
+    if let Some(program) = &plan.seccomp {
+        crate::seccomp::install(program)?;
+    }
     close_inherited_fds();
     exec_init(plan)
 }

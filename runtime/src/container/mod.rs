@@ -46,6 +46,8 @@ pub enum InitError {
     },
     #[error(transparent)]
     Capabilities(#[from] crate::capabilities::CapabilityError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("cannot execute the init {program}: {source}")]
     Exec { program: String, source: nix::Error },
     #[error("{0}")]
@@ -107,6 +109,8 @@ pub struct InitPlan {
     /// `overlayfs` mode: the overlay that becomes the root, lower being the
     /// shared root.
     pub root_overlay: Option<PlannedMount>,
+    /// The system-call filter, compiled before the clone.
+    pub seccomp: Option<Vec<libc::sock_filter>>,
 }
 
 impl InitPlan {
@@ -178,6 +182,12 @@ impl InitPlan {
             boot_id: random_uuid(),
             layer_root: settings.layer_root,
             root_overlay: root_overlay.into_iter().next(),
+            seccomp: settings
+                .seccomp
+                .as_deref()
+                .map(crate::seccomp::compile)
+                .transpose()
+                .map_err(|error| SpecError::Seccomp(error.to_string()))?,
         })
     }
 }

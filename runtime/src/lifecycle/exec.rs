@@ -23,6 +23,9 @@ struct Target {
     pidfd: OwnedFd,
     settings: RuntimeSettings,
     cgroup: ContainerCgroup,
+    /// The container's system-call filter, compiled before any fork: what
+    /// runs through `exec` is filtered like the init's own children.
+    seccomp: Option<Vec<libc::sock_filter>>,
 }
 
 fn target(paths: &crate::paths::HostPaths, name: &str) -> Result<Target, LifecycleError> {
@@ -57,11 +60,18 @@ fn target(paths: &crate::paths::HostPaths, name: &str) -> Result<Target, Lifecyc
             name: name.to_string(),
             source,
         })?;
+    let seccomp = settings
+        .seccomp
+        .as_deref()
+        .map(crate::seccomp::compile)
+        .transpose()
+        .map_err(|error| LifecycleError::Supervisor(format!("container {name}: {error}")))?;
     Ok(Target {
         init,
         pidfd,
         settings,
         cgroup,
+        seccomp,
     })
 }
 
@@ -91,6 +101,8 @@ enum JoinError {
     Chdir(nix::Error),
     #[error(transparent)]
     Capabilities(#[from] crate::capabilities::CapabilityError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 /// In a forked child: join the container completely. Everything but the PID
@@ -105,6 +117,9 @@ fn join(target: &Target) -> Result<(), JoinError> {
     })?;
     nix::unistd::chdir("/").map_err(JoinError::Chdir)?;
     capabilities::restrict_to(&target.settings.capabilities)?;
+    if let Some(program) = &target.seccomp {
+        crate::seccomp::install(program)?;
+    }
     // SAFETY: reset dispositions in this single-threaded child before exec.
     unsafe {
         for signal in [

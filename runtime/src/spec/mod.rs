@@ -27,6 +27,8 @@ pub enum SpecError {
     Build(#[from] oci_spec::OciSpecError),
     #[error("the spec has no {0}")]
     Missing(&'static str),
+    #[error("{0}")]
+    Seccomp(String),
     #[error("the spec's annotation {key} is invalid: `{value}`")]
     BadAnnotation { key: &'static str, value: String },
     #[error("cannot encode the spec: {0}")]
@@ -43,6 +45,8 @@ const ANNOTATION_HANG_TIMEOUT: &str = "org.vroot.fence.hang-timeout";
 const ANNOTATION_RESTART_ON_RECOVERY: &str = "org.vroot.fence.restart-on-recovery";
 /// The container's interfaces, resolved (host names and MACs filled in), as JSON.
 const ANNOTATION_NETWORK: &str = "org.vroot.network";
+/// The system calls the container's filter denies, comma-separated, or `off`.
+const ANNOTATION_SECCOMP: &str = "org.vroot.seccomp";
 
 /// The parent of every container's cgroup, in each hierarchy.
 pub const CGROUP_PARENT: &str = "vroot";
@@ -339,6 +343,13 @@ pub fn render(
         ANNOTATION_ON_REBOOT.to_string(),
         config.on_reboot.as_str().to_string(),
     );
+    annotations.insert(
+        ANNOTATION_SECCOMP.to_string(),
+        match &config.security.seccomp_denied {
+            Some(names) => names.join(","),
+            None => "off".to_string(),
+        },
+    );
     let interfaces = resolved_interfaces(config, &machine_id);
     if !interfaces.is_empty() {
         annotations.insert(
@@ -411,6 +422,8 @@ pub struct RuntimeSettings {
     pub layer_root: Option<PathBuf>,
     pub fence: FencePolicy,
     pub network: Vec<Interface>,
+    /// The system calls the filter denies; `None`: no filter.
+    pub seccomp: Option<Vec<String>>,
 }
 
 /// The config's interfaces with what vroot derives filled in: veth host
@@ -472,6 +485,18 @@ impl RuntimeSettings {
                 .parse()
                 .map_err(|_| bad(ANNOTATION_RESTART_ON_RECOVERY, &text))?;
         }
+        // Specs from before the filter existed get the default one.
+        let seccomp = match annotation(ANNOTATION_SECCOMP).as_deref() {
+            Some("off") => None,
+            Some("") => Some(Vec::new()),
+            Some(text) => Some(text.split(',').map(str::to_string).collect()),
+            None => Some(
+                crate::seccomp::DEFAULT_DENIED
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        };
         let network = match annotation(ANNOTATION_NETWORK) {
             None => Vec::new(),
             Some(text) => {
@@ -522,6 +547,7 @@ impl RuntimeSettings {
             layer_root: annotation(ANNOTATION_LAYER).map(PathBuf::from),
             fence,
             network,
+            seccomp,
         })
     }
 }

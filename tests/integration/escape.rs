@@ -1,0 +1,165 @@
+//! The escape battery: attempts that root inside a container makes on the
+//! host, each run inside the container (through `vroot exec`, so under the
+//! same filter as the init's children) and on the host, where it must reach
+//! the kernel: a denial inside then proves the container's confinement, not
+//! the machine's. The probe (`tests/escape/probe.c`) is built statically at
+//! test time and placed in a private copy of the busybox root.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::harness::{busybox_root, text, Host};
+
+/// The probe, built once per test run.
+fn probe() -> &'static Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.c");
+        let output = PathBuf::from(format!("/tmp/vroot-it/escape-probe-{}", std::process::id()));
+        std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+        let built = Command::new("cc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&output)
+            .arg(&source)
+            .output()
+            .expect("run cc (package gcc, libc6-dev)");
+        assert!(built.status.success(), "cc: {}", text(&built.stderr));
+        output
+    })
+}
+
+/// What the probe says for `attempt` on the host.
+fn on_host(attempt: &[&str]) -> String {
+    let output = Command::new(probe()).args(attempt).output().unwrap();
+    text(&output.stdout).trim().to_string()
+}
+
+/// A running busybox container with the probe at /probe; `extra` is added
+/// to its config.
+fn container(host: &Host, name: &str, extra: &str) -> PathBuf {
+    let root = host.private_copy(&busybox_root(), &format!("{name}-root"));
+    std::fs::copy(probe(), root.join("probe")).unwrap();
+    host.config(name, &root, extra);
+    host.ok(&["start", name]);
+    root
+}
+
+fn inside(host: &Host, name: &str, attempt: &[&str]) -> String {
+    let mut command = vec!["/probe"];
+    command.extend_from_slice(attempt);
+    host.exec_ok(name, &command)
+}
+
+/// Asserts the attempt is refused inside with `refused`, and reaches the
+/// kernel on the host (any answer but EPERM).
+fn refused_inside_not_on_host(host: &Host, name: &str, attempt: &[&str], refused: &str) {
+    let answer = inside(host, name, attempt);
+    assert_eq!(answer, refused, "{attempt:?} inside the container");
+    let host_answer = on_host(attempt);
+    assert_ne!(
+        host_answer, "errno=EPERM",
+        "{attempt:?} is refused on the host too, so the test proves nothing"
+    );
+}
+
+#[test]
+fn loading_a_kernel_module_is_refused() {
+    let host = Host::new("esc-module");
+    container(&host, "escmod", "");
+    // finit_module of any file: the host's kernel answers (ENOSYS without
+    // module support, ENOEXEC for a non-module), the container's filter
+    // answers first.
+    refused_inside_not_on_host(&host, "escmod", &["finit_module", "/probe"], "errno=EPERM");
+    refused_inside_not_on_host(&host, "escmod", &["init_module"], "errno=EPERM");
+    host.ok(&["stop", "escmod"]);
+}
+
+#[test]
+fn setting_the_clock_is_refused() {
+    let host = Host::new("esc-clock");
+    container(&host, "escclk", "");
+    // On the host it succeeds: the clock is set to the time it has.
+    assert_eq!(on_host(&["clock_settime"]), "ok");
+    assert_eq!(inside(&host, "escclk", &["clock_settime"]), "errno=EPERM");
+    host.ok(&["stop", "escclk"]);
+}
+
+#[test]
+fn open_by_handle_at_is_refused() {
+    let host = Host::new("esc-handle");
+    container(&host, "eschdl", "");
+    assert_eq!(on_host(&["open_by_handle_at", "/"]), "ok");
+    assert_eq!(
+        inside(&host, "eschdl", &["open_by_handle_at", "/"]),
+        "errno=EPERM"
+    );
+    host.ok(&["stop", "eschdl"]);
+}
+
+#[test]
+fn kernel_wide_calls_are_refused() {
+    let host = Host::new("esc-kernel");
+    container(&host, "esckrn", "");
+    for attempt in ["kexec_load", "swapon", "perf_event_open", "bpf", "keyctl"] {
+        refused_inside_not_on_host(&host, "esckrn", &[attempt], "errno=EPERM");
+    }
+    host.ok(&["stop", "esckrn"]);
+}
+
+#[test]
+fn the_host_hostname_stays_and_host_processes_are_out_of_sight() {
+    let host = Host::new("esc-uts");
+    container(&host, "escuts", "");
+    let before = nix::unistd::gethostname().unwrap();
+    assert_eq!(inside(&host, "escuts", &["sethostname", "escaped"]), "ok");
+    assert_eq!(host.exec_ok("escuts", &["hostname"]), "escaped");
+    assert_eq!(nix::unistd::gethostname().unwrap(), before);
+    // This test's own process, seen from inside: no such process.
+    let me = std::process::id().to_string();
+    assert_eq!(on_host(&["kill", &me]), "ok");
+    assert_eq!(inside(&host, "escuts", &["kill", &me]), "errno=ESRCH");
+    host.ok(&["stop", "escuts"]);
+}
+
+#[test]
+fn the_filter_covers_the_init_and_can_be_relaxed_or_turned_off() {
+    let host = Host::new("esc-relax");
+    container(&host, "escdef", "");
+    // The init itself runs filtered (mode 2), so everything it starts does.
+    assert!(host
+        .exec_ok("escdef", &["grep", "Seccomp:", "/proc/1/status"])
+        .ends_with('2'));
+    assert_eq!(inside(&host, "escdef", &["swapon"]), "errno=EPERM");
+    host.ok(&["stop", "escdef"]);
+
+    // One call allowed again: it reaches the kernel (EFAULT for the null
+    // path), while the rest of the list stays denied.
+    container(
+        &host,
+        "escrel",
+        "[security]\nsyscalls_allow = [\"swapon\"]\n",
+    );
+    assert_eq!(inside(&host, "escrel", &["swapon"]), "errno=EFAULT");
+    assert_eq!(inside(&host, "escrel", &["kexec_load"]), "errno=EPERM");
+
+    // One call denied on top of the defaults: reading the clock's state,
+    // which the default filter leaves alone.
+    assert_eq!(inside(&host, "escrel", &["adjtimex"]), "ok");
+    host.ok(&["stop", "escrel"]);
+    container(
+        &host,
+        "escadd",
+        "[security]\nsyscalls_deny = [\"adjtimex\"]\n",
+    );
+    assert_eq!(inside(&host, "escadd", &["adjtimex"]), "errno=EPERM");
+    host.ok(&["stop", "escadd"]);
+
+    // No filter at all.
+    container(&host, "escoff", "[security]\nseccomp = false\n");
+    assert!(host
+        .exec_ok("escoff", &["grep", "Seccomp:", "/proc/1/status"])
+        .ends_with('0'));
+    assert_eq!(inside(&host, "escoff", &["swapon"]), "errno=EFAULT");
+    host.ok(&["stop", "escoff"]);
+}
