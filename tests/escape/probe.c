@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,6 +94,13 @@ int main(int argc, char **argv) {
         struct timex state = {0};
         /* The system call itself: glibc's adjtimex() uses clock_adjtime. */
         return report(syscall(SYS_adjtimex, &state));
+    }
+    if (!strcmp(attempt, "mknod")) {
+        /* A block device node: ARG MAJOR MINOR. */
+        if (argc < 5)
+            return 2;
+        dev_t device = makedev(atoi(argv[3]), atoi(argv[4]));
+        return report(mknod(arg, S_IFBLK | 0600, device));
     }
     if (!strcmp(attempt, "kill"))
         return report(kill(atoi(arg), 0));

@@ -38,12 +38,15 @@ pub enum CgroupError {
 }
 
 /// The limits the runtime applies, taken from the spec's `linux.resources`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceLimits {
     pub memory_bytes: Option<u64>,
     pub cpu_quota_us: Option<i64>,
     pub cpu_period_us: Option<u64>,
     pub pids: Option<i64>,
+    /// The device access rules, in order (a deny-all first, then what is
+    /// allowed), as the v1 devices controller takes them.
+    pub devices: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
 impl ResourceLimits {
@@ -65,6 +68,7 @@ impl ResourceLimits {
             cpu_quota_us: cpu.and_then(|c| c.quota()),
             cpu_period_us: cpu.and_then(|c| c.period()),
             pids: resources.pids().as_ref().map(|p| p.limit()),
+            devices: resources.devices().clone().unwrap_or_default(),
         }
     }
 }
@@ -80,6 +84,23 @@ pub struct ContainerCgroup {
     layout: CgroupLayout,
     /// e.g. `vroot/web`, relative to each hierarchy's root.
     relative: PathBuf,
+}
+
+/// A rule as the v1 devices controller reads it: `a` for every device
+/// (it takes nothing after that), else `c 1:3 rwm`, `*` for any number.
+pub fn v1_device_rule(rule: &oci_spec::runtime::LinuxDeviceCgroup) -> String {
+    let typ = rule.typ().unwrap_or_default();
+    if typ == oci_spec::runtime::LinuxDeviceType::A {
+        return "a".to_string();
+    }
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+    format!(
+        "{} {}:{} {}",
+        typ.as_str(),
+        number(rule.major()),
+        number(rule.minor()),
+        rule.access().as_deref().unwrap_or("rwm")
+    )
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
@@ -149,7 +170,10 @@ impl ContainerCgroup {
         if self.exists() {
             self.remove(Duration::from_secs(2))?;
         }
-        let result = self.create_dirs().and_then(|()| self.apply_limits(limits));
+        let result = self
+            .restrict_devices(limits)
+            .and_then(|()| self.create_dirs())
+            .and_then(|()| self.apply_limits(limits));
         if result.is_err() {
             let _ = self.remove(Duration::from_secs(1));
         }
@@ -203,6 +227,36 @@ impl ContainerCgroup {
                     other => break other?,
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The v1 devices list, on the container's own cgroup and before its
+    /// payload exists: the kernel takes a deny-all only on a cgroup without
+    /// children, and a payload made afterwards starts from this narrowed
+    /// list. Root inside, whose cgroup namespace starts at the payload,
+    /// cannot widen what its parent allows.
+    fn restrict_devices(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
+        let Some(hierarchy) = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .find(|h| h.has("devices"))
+        else {
+            return Ok(());
+        };
+        if limits.devices.is_empty() {
+            return Ok(());
+        }
+        make_path(&hierarchy.mount_point, &self.relative, false)?;
+        let dir = hierarchy.mount_point.join(&self.relative);
+        for rule in &limits.devices {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write_file(&dir.join(file), &v1_device_rule(rule))?;
         }
         Ok(())
     }

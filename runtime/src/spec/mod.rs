@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
-    LinuxDeviceBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, SpecBuilder, UserBuilder,
 };
 use sha2::{Digest, Sha256};
 
@@ -131,6 +132,42 @@ fn char_device(path: &str, major: i64, minor: i64) -> Result<LinuxDevice, SpecEr
         .gid(0u32)
         .build()?)
 }
+
+/// The devices cgroup's list: nothing, then the container's own device
+/// nodes, the pseudo-terminals (its console is one) and `/dev/ptmx`. Block
+/// devices, `/dev/mem`, the host's watchdog and device-mapper control stay
+/// out, whatever node root inside makes or finds in the shared root.
+fn device_rules(devices: &[LinuxDevice]) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    let rule = |allow: bool, typ, major: Option<i64>, minor: Option<i64>| {
+        let mut builder = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .typ(typ)
+            .access("rwm");
+        if let Some(major) = major {
+            builder = builder.major(major);
+        }
+        if let Some(minor) = minor {
+            builder = builder.minor(minor);
+        }
+        builder.build()
+    };
+    let mut rules = vec![rule(false, LinuxDeviceType::A, None, None)?];
+    for device in devices {
+        rules.push(rule(
+            true,
+            device.typ(),
+            Some(device.major()),
+            Some(device.minor()),
+        )?);
+    }
+    for (major, minor) in [(PTY_SLAVE_MAJOR, None), (5, Some(1)), (5, Some(2))] {
+        rules.push(rule(true, LinuxDeviceType::C, Some(major), minor)?);
+    }
+    Ok(rules)
+}
+
+/// Unix98 pseudo-terminal slaves (`/dev/pts/N`).
+const PTY_SLAVE_MAJOR: i64 = 136;
 
 fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, SpecError> {
     Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
@@ -289,7 +326,7 @@ pub fn render(
         char_device("/dev/tty", 5, 0)?,
     ];
 
-    let mut resources = LinuxResourcesBuilder::default();
+    let mut resources = LinuxResourcesBuilder::default().devices(device_rules(&devices)?);
     if let Some(bytes) = config.limits.memory_bytes {
         resources = resources.memory(LinuxMemoryBuilder::default().limit(bytes as i64).build()?);
     }

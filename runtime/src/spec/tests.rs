@@ -270,3 +270,36 @@ fn overlayfs_mode_puts_the_root_overlay_first() {
     assert!(options.contains(&"upperdir=/var/lib/vroot/hosts/web/root".to_string()));
     assert!(options.contains(&"workdir=/var/lib/vroot/hosts/web/work/root".to_string()));
 }
+
+#[test]
+fn the_device_list_starts_with_nothing_and_allows_only_the_container_s_nodes() {
+    let spec = render_plain(&config(""), "host1").unwrap();
+    let limits = crate::cgroups::ResourceLimits::from_spec(&spec);
+    let rules: Vec<String> = limits
+        .devices
+        .iter()
+        .map(crate::cgroups::v1_device_rule)
+        .collect();
+    assert_eq!(rules[0], "a");
+    assert!(!limits.devices[0].allow());
+    for allowed in [
+        "c 1:3 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 136:* rwm",
+        "c 5:2 rwm",
+    ] {
+        assert!(
+            rules.iter().any(|rule| rule == allowed),
+            "{allowed} in {rules:?}"
+        );
+    }
+    assert!(
+        limits.devices[1..].iter().all(|rule| rule.allow()),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.iter().any(|rule| rule.starts_with("b ")),
+        "no block device: {rules:?}"
+    );
+}
