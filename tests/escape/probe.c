@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -101,6 +102,28 @@ int main(int argc, char **argv) {
             return 2;
         dev_t device = makedev(atoi(argv[3]), atoi(argv[4]));
         return report(mknod(arg, S_IFBLK | 0600, device));
+    }
+    if (!strcmp(attempt, "chroot_escape")) {
+        /* The classic escape: chroot into a subdirectory while keeping the
+         * working directory outside it, climb with "..", chroot there.
+         * Prints "escaped" if ARG (a path on the host) is then visible. */
+        mkdir("/tmp/jail", 0700);
+        if (chdir("/") < 0 || chroot("/tmp/jail") < 0)
+            return report(-1);
+        for (int i = 0; i < 64; i++)
+            if (chdir("..") < 0)
+                return report(-1);
+        if (chroot(".") < 0)
+            return report(-1);
+        printf(access(arg, F_OK) == 0 ? "escaped\n" : "contained\n");
+        return 0;
+    }
+    if (!strcmp(attempt, "setns")) {
+        /* Enter the namespace at ARG (e.g. /proc/PID/ns/mnt). */
+        int fd = open(arg, O_RDONLY);
+        if (fd < 0)
+            return report(-1);
+        return report(setns(fd, 0));
     }
     if (!strcmp(attempt, "kill"))
         return report(kill(atoi(arg), 0));

@@ -222,3 +222,75 @@ fn reading_a_host_block_device_is_refused() {
     assert_eq!(inside(&host, "escblk", &["read", "/blk"]), "errno=EPERM");
     host.ok(&["stop", "escblk"]);
 }
+
+#[test]
+fn a_chroot_escape_ends_at_the_container_root() {
+    let host = Host::new("esc-chroot");
+    container(&host, "escchr", "");
+    // A file only the host has: the climb out of a chroot reaches it on the
+    // host, and only the container's own root inside.
+    let marker = host.dir.join("host-only-marker");
+    std::fs::write(&marker, b"host").unwrap();
+    let marker_text = marker.display().to_string();
+    assert_eq!(on_host(&["chroot_escape", &marker_text]), "escaped");
+    assert_eq!(
+        inside(&host, "escchr", &["chroot_escape", &marker_text]),
+        "contained"
+    );
+    host.ok(&["stop", "escchr"]);
+}
+
+#[test]
+fn a_host_namespace_cannot_be_entered_through_proc() {
+    let host = Host::new("esc-setns");
+    container(&host, "escns", "");
+    // This test's own mount namespace: the host's.
+    let path = format!("/proc/{}/ns/mnt", std::process::id());
+    assert_eq!(on_host(&["setns", &path]), "ok");
+    assert_eq!(inside(&host, "escns", &["setns", &path]), "errno=ENOENT");
+    // Pid 1 inside is the container's own init, in a mount namespace of
+    // its own.
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let inside_mnt = host.exec_ok("escns", &["readlink", "/proc/1/ns/mnt"]);
+    assert_ne!(inside_mnt, host_mnt.display().to_string());
+    host.ok(&["stop", "escns"]);
+}
+
+#[test]
+fn the_host_cgroup_tree_is_out_of_reach() {
+    let host = Host::new("esc-cgroup");
+    container(&host, "esccg", "[limits]\npids = 100\n");
+    let limit_files: Vec<PathBuf> = crate::harness::cgroup_dirs("esccg")
+        .into_iter()
+        .map(|dir| dir.join("pids.max"))
+        .filter(|file| file.exists())
+        .collect();
+    assert!(!limit_files.is_empty(), "the container has a pids limit");
+    // Root inside writes every pids.max it can find, also in a cgroup
+    // hierarchy it mounts afresh.
+    host.exec_ok(
+        "esccg",
+        &[
+            "sh",
+            "-c",
+            "for f in $(find /sys/fs/cgroup -name pids.max); do echo max > $f; done; \
+             mkdir -p /tmp/cg1 /tmp/cg2; \
+             mount -t cgroup -o pids none /tmp/cg1 && for f in $(find /tmp/cg1 -name pids.max); do echo max > $f; done; \
+             mount -t cgroup2 none /tmp/cg2 && for f in $(find /tmp/cg2 -name pids.max); do echo max > $f; done; \
+             true",
+        ],
+    );
+    for file in &limit_files {
+        assert_eq!(
+            std::fs::read_to_string(file).unwrap().trim(),
+            "100",
+            "{} was changed from inside",
+            file.display()
+        );
+        // The same write on the host goes through.
+        std::fs::write(file, "101").unwrap();
+        assert_eq!(std::fs::read_to_string(file).unwrap().trim(), "101");
+        std::fs::write(file, "100").unwrap();
+    }
+    host.ok(&["stop", "esccg"]);
+}
