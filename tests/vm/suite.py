@@ -17,7 +17,9 @@ Scenarios, in order, on one cluster:
 4. the storage dies under a writing container: the node stays responsive,
    fence_vroot fences within its bound, the storage comes back, and the
    container starts again;
-5. the node's OS shuts down: containers stop before the NFS mount is
+5. /proc/kcore and sysrq, which the host kernel of the other tests lacks:
+   both work on the node and do nothing from its container;
+6. the node's OS shuts down: containers stop before the NFS mount is
    released, and the VM powers off without hanging.
 """
 import argparse
@@ -337,6 +339,29 @@ def storage_death_is_fenced_and_recovers(cluster, facts):
              lambda: b.run("vroot exec web -- cat /root/cluster-note", 60)[0] == 0, 120)
 
 
+def kcore_and_sysrq_stay_out_of_reach(cluster, facts):
+    """Two escape attempts the other tests' host kernel cannot show (it has
+    neither /proc/kcore nor sysrq): each works on the node and does nothing
+    from inside its container."""
+    b = cluster.nodes["b"]
+    # The node's root reads the kernel's memory image; the container's gets
+    # nothing from it.
+    assert b.ok("head -c 16 /proc/kcore | wc -c") == "16"
+    inside = b.run("vroot exec web -- sh -c 'head -c 16 /proc/kcore | wc -c'")[1].strip()
+    assert inside.splitlines()[-1].strip() == "0", f"the container read /proc/kcore: {inside}"
+
+    # sysrq `h` (help: harmless) prints to the kernel log on the node; from
+    # inside, the write may seem to succeed, but nothing reaches the kernel.
+    helps = lambda: int(b.ok("dmesg | grep -c 'sysrq: HELP' || true") or 0)  # noqa: E731
+    before = helps()
+    b.ok("echo h > /proc/sysrq-trigger")
+    wait_for("the node's own sysrq to reach its kernel log", lambda: helps() == before + 1, 10)
+    b.run("vroot exec web -- sh -c 'echo h > /proc/sysrq-trigger'")
+    time.sleep(1)
+    assert helps() == before + 1, "a sysrq written inside the container reached the kernel"
+    facts["kcore, sysrq"] = "readable and effective on the node, not from its container"
+
+
 def shutdown_stops_containers_before_the_storage(cluster, facts):
     a = cluster.nodes["a"]
     assert status(a)["state"] == "running"
@@ -362,6 +387,7 @@ SCENARIOS = [
     containers_reach_the_cluster_network_through_the_node_nic,
     a_lent_nic_comes_back_on_stop_reboot_and_fence,
     storage_death_is_fenced_and_recovers,
+    kcore_and_sysrq_stay_out_of_reach,
     shutdown_stops_containers_before_the_storage,
 ]
 
