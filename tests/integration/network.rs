@@ -649,31 +649,43 @@ fn fifty_start_stop_cycles_leave_no_stray_link() {
     host.assert_nothing_left("ncycle", &root);
 }
 
+/// Starts a busybox container NAME with one veth on `netns`'s bridge;
+/// returns its root, the namespace's links before the start, and the
+/// veth's host side.
+fn started_on_bridge(
+    host: &Host,
+    netns: &TestNetns,
+    name: &str,
+    address: &str,
+) -> (std::path::PathBuf, BTreeSet<String>, String) {
+    host.in_netns(&netns.name);
+    let root = busybox_root();
+    host.config(
+        name,
+        &root,
+        &format!("[network]\nmode = \"veth\"\nbridge = \"br0\"\naddress = \"{address}\"\n"),
+    );
+    let before = netns.links();
+    host.ok(&["start", name]);
+    let ours = new_links(netns, &before);
+    assert_eq!(ours.len(), 1, "one host-side veth: {ours:?}");
+    (root, before, ours[0].clone())
+}
+
 #[test]
 fn stop_after_a_killed_supervisor_removes_the_veth() {
     let netns = netns_with_bridge("crash", None);
     let host = Host::new("net-crash");
-    host.in_netns(&netns.name);
-    let root = busybox_root();
-    host.config(
-        "ncrash",
-        &root,
-        "[network]\nmode = \"veth\"\nbridge = \"br0\"\naddress = \"192.0.2.70/24\"\n",
-    );
-    let before = netns.links();
-    host.ok(&["start", "ncrash"]);
-    let ours = new_links(&netns, &before);
-    assert_eq!(ours.len(), 1, "one host-side veth: {ours:?}");
+    let (root, before, host_side) = started_on_bridge(&host, &netns, "ncrash", "192.0.2.70/24");
     kill_supervisor(&host, "ncrash");
     assert!(
-        netns.links().contains(&ours[0]),
+        netns.links().contains(&host_side),
         "the container still runs: its veth is still there"
     );
     host.ok(&["stop", "ncrash"]);
     assert!(
-        !netns.links().contains(&ours[0]),
-        "{} is left after the stop",
-        ours[0]
+        !netns.links().contains(&host_side),
+        "{host_side} is left after the stop"
     );
     assert_links_unchanged(&netns, &before, "after the stop");
     host.assert_nothing_left("ncrash", &root);
@@ -683,17 +695,7 @@ fn stop_after_a_killed_supervisor_removes_the_veth() {
 fn fence_deletes_the_host_side_veth_at_once() {
     let netns = netns_with_bridge("fence", None);
     let host = Host::new("net-fence");
-    host.in_netns(&netns.name);
-    let root = busybox_root();
-    host.config(
-        "nfence",
-        &root,
-        "[network]\nmode = \"veth\"\nbridge = \"br0\"\naddress = \"192.0.2.80/24\"\n",
-    );
-    let before = netns.links();
-    host.ok(&["start", "nfence"]);
-    let ours = new_links(&netns, &before);
-    assert_eq!(ours.len(), 1, "one host-side veth: {ours:?}");
+    let (root, before, host_side) = started_on_bridge(&host, &netns, "nfence", "192.0.2.80/24");
     let output = host.vroot(&["fence", "nfence"]);
     assert!(
         output.status.success(),
@@ -701,9 +703,8 @@ fn fence_deletes_the_host_side_veth_at_once() {
         text(&output.stderr)
     );
     assert!(
-        !netns.links().contains(&ours[0]),
-        "{} is still there when the fence returns",
-        ours[0]
+        !netns.links().contains(&host_side),
+        "{host_side} is still there when the fence returns"
     );
     assert_links_unchanged(&netns, &before, "after the fence");
     wait_fence_settled(&host, "nfence");

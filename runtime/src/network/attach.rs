@@ -163,12 +163,12 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                 macvlan_mode,
             } => {
                 host.create_macvlan(&inside_link, by_name[parent.as_str()].index, *macvlan_mode)
-                    .map_err(|source| match source.errno() {
-                        Some(libc::EOPNOTSUPP) => {
-                            unsupported(interface, "macvlan", "CONFIG_MACVLAN")
-                        }
-                        _ => step(&format!("create a macvlan on {parent}"))(source),
-                    })?;
+                    .map_err(creation_failure(
+                        interface,
+                        "macvlan",
+                        "CONFIG_MACVLAN",
+                        parent,
+                    ))?;
                 record_made(attachment, interface, None);
             }
             LinkSpec::Ipvlan {
@@ -176,10 +176,12 @@ fn attach_all(attachment: &mut Attachment, interfaces: &[Interface]) -> Result<(
                 ipvlan_mode,
             } => {
                 host.create_ipvlan(&inside_link, by_name[parent.as_str()].index, *ipvlan_mode)
-                    .map_err(|source| match source.errno() {
-                        Some(libc::EOPNOTSUPP) => unsupported(interface, "ipvlan", "CONFIG_IPVLAN"),
-                        _ => step(&format!("create an ipvlan on {parent}"))(source),
-                    })?;
+                    .map_err(creation_failure(
+                        interface,
+                        "ipvlan",
+                        "CONFIG_IPVLAN",
+                        parent,
+                    ))?;
                 record_made(attachment, interface, None);
             }
         }
@@ -236,13 +238,29 @@ fn temporary_name(position: usize) -> String {
     format!("vroot-new{position}")
 }
 
-/// The kernel answers "not supported" for a link kind it was built without.
-fn unsupported(interface: &Interface, kind: &str, option: &str) -> NetworkError {
-    NetworkError::Interface {
-        interface: interface.name.clone(),
-        problem: format!(
-            "this kernel has no {kind} support ({option} is off and no module is loaded); choose another mode"
-        ),
+/// The error of a failed macvlan or ipvlan creation. The kernel answers
+/// "not supported" for a link kind it was built without: that says which
+/// option is missing.
+fn creation_failure<'a>(
+    interface: &'a Interface,
+    kind: &'a str,
+    option: &'a str,
+    parent: &'a str,
+) -> impl FnOnce(NetlinkError) -> NetworkError + 'a {
+    move |source| {
+        match source.errno() {
+        Some(libc::EOPNOTSUPP) => NetworkError::Interface {
+            interface: interface.name.clone(),
+            problem: format!(
+                "this kernel has no {kind} support ({option} is off and no module is loaded); choose another mode"
+            ),
+        },
+        _ => NetworkError::Netlink {
+            interface: interface.name.clone(),
+            action: format!("create the {kind} link on {parent}"),
+            source,
+        },
+    }
     }
 }
 
