@@ -281,18 +281,30 @@ WRITEBACK_WAITERS = (
 )
 
 
+# The host pid of the container's held writer once its pages are dirty
+# (tests/vm/guest/held_writer.c renames itself then); read from cgroupfs and
+# /proc only.
+HELD_WRITER = (
+    "find /sys/fs/cgroup/vroot/web -name cgroup.procs | xargs cat | while read -r pid; do "
+    "[ \"$(cat /proc/$pid/comm 2>/dev/null)\" = writer-holding ] && echo $pid; done; true"
+)
+
+
 def storage_death_is_fenced_and_recovers(cluster, facts):
     a, b = cluster.nodes["a"], cluster.nodes["b"]
-    # A writer whose fsync waits on the server: once the server is gone it
-    # sleeps in writeback, where a kill cannot reach it.
-    # Three of them, writing 4 MiB and syncing in a loop: most of their time
-    # is spent in fsync, so when the server dies at least one is caught
-    # there.
+    # The container keeps writing while the storage dies: three loops of
+    # 4 MiB written and synced.
     for writer in range(3):
         a.ok(f"vroot exec web -- sh -c 'while :; do dd if=/dev/zero of=/root/writer{writer} "
              f"bs=256k count=16 conv=fsync; done >/dev/null 2>&1 &'")
-    time.sleep(2)
+    # Those may be caught in a killable RPC wait. The held writer makes
+    # certain a task sleeps in page writeback, out of a kill's reach: it
+    # dirties 4 MiB, and fsyncs only when signalled after the storage died.
+    a.ok("vroot exec web -- sh -c '/usr/local/bin/held-writer /root/held >/dev/null 2>&1 &'")
+    held = wait_for("the held writer to dirty its pages", lambda: a.ok(HELD_WRITER, 10), 30)
+    time.sleep(1)
     cluster.storage.kill()
+    a.ok(f"kill -USR1 {held.split()[0]}")
     # The fence must meet a task stuck in NFS writeback, on two looks in a row.
     looks = []
 

@@ -56,7 +56,8 @@ class Cluster:
 
     def _export_disk(self, cache: Path) -> Path:
         """The storage VM's disk: an ext4 image whose export holds the busybox
-        shared root (built once, cached), copied afresh for every run."""
+        shared root (built once, cached), copied afresh for every run, with
+        the suite's guest helpers added."""
         root = cache / "shared-root-bb"
         if not (root / ".complete").exists():
             shutil.rmtree(root, ignore_errors=True)
@@ -67,6 +68,12 @@ class Cluster:
         (tree / "export").mkdir(parents=True)
         subprocess.run(["cp", "-a", str(root), str(tree / "export/bb")], check=True)
         (tree / "export/bb/.complete").unlink()
+        # The storage-death scenario's writer, static like everything the
+        # busybox root runs.
+        writer = tree / "export/bb/usr/local/bin/held-writer"
+        writer.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cc", "-static", "-O1", "-o", str(writer),
+                        str(self.repo / "tests/vm/guest/held_writer.c")], check=True)
         return ext4_image(self.work / "export.img", 512, source=tree, label="export")
 
     def start_storage(self):
