@@ -96,13 +96,19 @@ int main(int argc, char **argv) {
         /* The system call itself: glibc's adjtimex() uses clock_adjtime. */
         return report(syscall(SYS_adjtimex, &state));
     }
-    if (!strcmp(attempt, "mknod")) {
-        /* A block device node: ARG MAJOR MINOR. */
+    if (!strcmp(attempt, "mknod") || !strcmp(attempt, "mknod_char")) {
+        /* A block (or character) device node: ARG MAJOR MINOR. */
         if (argc < 5)
             return 2;
         dev_t device = makedev(atoi(argv[3]), atoi(argv[4]));
-        return report(mknod(arg, S_IFBLK | 0600, device));
+        mode_t kind = strcmp(attempt, "mknod") ? S_IFCHR : S_IFBLK;
+        return report(mknod(arg, kind | 0600, device));
     }
+    if (!strcmp(attempt, "open"))
+        return report(open(arg, O_RDWR));
+    if (!strcmp(attempt, "fspick"))
+        /* The new mount API's handle on an existing superblock. */
+        return report(syscall(SYS_fspick, AT_FDCWD, arg, 0));
     if (!strcmp(attempt, "chroot_escape")) {
         /* The classic escape: chroot into a subdirectory while keeping the
          * working directory outside it, climb with "..", chroot there.

@@ -294,3 +294,205 @@ fn the_host_cgroup_tree_is_out_of_reach() {
     }
     host.ok(&["stop", "esccg"]);
 }
+
+/// A tmpfs of the test's own holding a copy of the busybox root: a
+/// superblock nothing else uses, so remounting it read-only is harmless.
+/// Unmounted (lazily, so also under a running container) when dropped.
+struct ScratchFilesystem {
+    mount_point: PathBuf,
+}
+
+impl ScratchFilesystem {
+    fn new(host: &Host, name: &str) -> Self {
+        let mount_point = host.state_dir().with_file_name(name);
+        std::fs::create_dir_all(&mount_point).unwrap();
+        crate::harness::run_ok(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=64m",
+                "vroot-scratch",
+                &mount_point.display().to_string(),
+            ],
+        );
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", busybox_root().display()))
+            .arg(&mount_point)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        std::fs::copy(probe(), mount_point.join("probe")).unwrap();
+        ScratchFilesystem { mount_point }
+    }
+
+    /// The superblock's options (read-only or not) as the host sees them.
+    fn superblock_read_only(&self) -> bool {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let wanted = self.mount_point.display().to_string();
+        let line = mountinfo
+            .lines()
+            .find(|line| line.split(' ').nth(4) == Some(wanted.as_str()))
+            .expect("the scratch filesystem is mounted");
+        let super_options = line.split(" - ").nth(1).unwrap().split(' ').nth(2).unwrap();
+        super_options.split(',').any(|option| option == "ro")
+    }
+
+    fn host_can_write(&self) -> bool {
+        std::fs::write(self.mount_point.join("host-was-here"), "x").is_ok()
+    }
+}
+
+impl Drop for ScratchFilesystem {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.mount_point)
+            .status();
+    }
+}
+
+fn sh_inside(host: &Host, name: &str, script: &str) -> bool {
+    host.exec(name, &["sh", "-c", script]).status.success()
+}
+
+#[test]
+fn a_remount_read_only_inside_leaves_the_shared_filesystem_writable() {
+    let host = Host::new("esc-remount");
+    let shared = ScratchFilesystem::new(&host, "shared");
+    host.config("escro1", &shared.mount_point, "");
+    host.config("escro2", &shared.mount_point, "");
+    host.ok(&["start", "escro1"]);
+    host.ok(&["start", "escro2"]);
+
+    // What systemd's or busybox's shutdown may do, and what an attacker
+    // would: refused, through mount(2) and through the new mount API.
+    assert!(!sh_inside(&host, "escro1", "mount -o remount,ro /"));
+    assert_eq!(inside(&host, "escro1", &["fspick", "/"]), "errno=ENOSYS");
+    assert!(!shared.superblock_read_only());
+    assert!(
+        shared.host_can_write(),
+        "the host lost its shared filesystem"
+    );
+    assert!(
+        sh_inside(&host, "escro2", "echo ok > /written-by-escro2"),
+        "the other container lost its shared filesystem"
+    );
+
+    // The guest can still make its own view of the root read-only: a bind
+    // remount changes its mount, not the filesystem.
+    assert!(sh_inside(&host, "escro1", "mount -o remount,bind,ro /"));
+    assert!(!sh_inside(&host, "escro1", "echo no > /after-ro"));
+    assert!(shared.host_can_write());
+    assert!(sh_inside(&host, "escro2", "echo ok > /still-written"));
+
+    // The same remount on the host reaches the filesystem.
+    crate::harness::run_ok(
+        "mount",
+        &[
+            "-o",
+            "remount,ro",
+            &shared.mount_point.display().to_string(),
+        ],
+    );
+    assert!(shared.superblock_read_only());
+    crate::harness::run_ok(
+        "mount",
+        &[
+            "-o",
+            "remount,rw",
+            &shared.mount_point.display().to_string(),
+        ],
+    );
+    host.ok(&["stop", "escro1"]);
+    host.ok(&["stop", "escro2"]);
+}
+
+#[test]
+fn allowing_remount_lets_the_guest_change_the_filesystem_itself() {
+    let host = Host::new("esc-remount-allowed");
+    let shared = ScratchFilesystem::new(&host, "shared");
+    host.config(
+        "escrw",
+        &shared.mount_point,
+        "[security]\nsyscalls_allow = [\"remount\"]\n",
+    );
+    host.ok(&["start", "escrw"]);
+    assert!(sh_inside(&host, "escrw", "mount -o remount,ro /"));
+    assert!(shared.superblock_read_only());
+    assert!(!shared.host_can_write());
+    assert!(sh_inside(&host, "escrw", "mount -o remount,rw /"));
+    assert!(shared.host_can_write());
+    // fspick is allowed with it: the kernel answers (with a context fd).
+    assert_eq!(inside(&host, "escrw", &["fspick", "/"]), "ok");
+    host.ok(&["stop", "escrw"]);
+}
+
+/// Misc character devices of the host that root inside must not open:
+/// (name, major, minor).
+const HOST_CONTROL_DEVICES: &[(&str, &str, &str)] = &[
+    ("watchdog", "10", "130"),
+    ("mapper-control", "10", "236"),
+    ("fuse", "10", "229"),
+];
+
+#[test]
+fn host_control_devices_stay_closed() {
+    let host = Host::new("esc-ctl");
+    // Planted in the shared root, and made afresh inside: neither opens.
+    let root = host.private_copy(&busybox_root(), "escctl-root");
+    std::fs::copy(probe(), root.join("probe")).unwrap();
+    for (name, major, minor) in HOST_CONTROL_DEVICES {
+        let planted = root.join(name).display().to_string();
+        assert_eq!(on_host(&["mknod_char", &planted, major, minor]), "ok");
+    }
+    host.config("escctl", &root, "");
+    host.ok(&["start", "escctl"]);
+    for (name, major, minor) in HOST_CONTROL_DEVICES {
+        assert_eq!(
+            inside(&host, "escctl", &["open", &format!("/{name}")]),
+            "errno=EPERM",
+            "{name} planted in the shared root"
+        );
+        let fresh = format!("/tmp/{name}");
+        assert_eq!(
+            inside(&host, "escctl", &["mknod_char", &fresh, major, minor]),
+            "errno=EPERM",
+            "{name} made inside"
+        );
+    }
+    // On the host the same node reaches the driver: /dev/fuse opens, and
+    // device-mapper's control answers (ENODEV where this kernel has no
+    // device-mapper), never EPERM. The watchdog is not opened on the host:
+    // that would arm it, and it would reboot the machine.
+    let fuse = root.join("fuse").display().to_string();
+    assert_eq!(on_host(&["open", &fuse]), "ok");
+    let mapper = root.join("mapper-control").display().to_string();
+    assert_ne!(on_host(&["open", &mapper]), "errno=EPERM");
+
+    // The host's FUSE connections and configfs are not in the container's
+    // /sys: it mounts a sysfs of its own, read-only, without them.
+    let listing = host.exec_ok(
+        "escctl",
+        &[
+            "sh",
+            "-c",
+            "ls -A /sys/fs/fuse/connections /sys/kernel/config 2>/dev/null; echo end",
+        ],
+    );
+    assert_eq!(
+        listing
+            .lines()
+            .filter(|l| !l.ends_with(':') && !l.is_empty())
+            .collect::<Vec<_>>(),
+        vec!["end"],
+        "{listing}"
+    );
+    assert!(!host
+        .exec("escctl", &["sh", "-c", "echo 1 > /sys/kernel/config/x"])
+        .status
+        .success());
+    host.ok(&["stop", "escctl"]);
+}

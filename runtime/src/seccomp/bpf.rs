@@ -5,11 +5,12 @@
 //! only with some arguments, compare the argument too. Everything else is
 //! allowed.
 
-use super::table::Syscall;
+use super::table::{ArgumentMatch, Syscall};
 
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JEQ_K: u16 = 0x15;
 const BPF_JGE_K: u16 = 0x35;
+const BPF_JSET_K: u16 = 0x45;
 const BPF_RET_K: u16 = 0x06;
 
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
@@ -38,6 +39,10 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
+fn load_argument(index: u8) -> libc::sock_filter {
+    statement(BPF_LD_W_ABS, ARGS_OFFSET + 8 * u32::from(index))
+}
+
 fn deny(errno: i32) -> libc::sock_filter {
     statement(BPF_RET_K, SECCOMP_RET_ERRNO | (errno as u32 & 0xffff))
 }
@@ -58,23 +63,31 @@ fn block(
             match &syscall.only {
                 None => {
                     program.push(jump(BPF_JEQ_K, nr, 0, 1));
-                    program.push(deny(libc::EPERM));
+                    program.push(deny(syscall.errno));
                 }
-                Some(only) => {
-                    let values = only.values.len() as u8;
+                Some(ArgumentMatch::OneOf { index, values }) => {
+                    let count = values.len() as u8;
                     // Not this call: skip the argument load, the value
                     // comparisons, the denial and the reload of the number.
-                    program.push(jump(BPF_JEQ_K, nr, 0, values + 3));
-                    program.push(statement(
-                        BPF_LD_W_ABS,
-                        ARGS_OFFSET + 8 * u32::from(only.index),
-                    ));
-                    for (position, value) in only.values.iter().enumerate() {
-                        let after = values - 1 - position as u8;
+                    program.push(jump(BPF_JEQ_K, nr, 0, count + 3));
+                    program.push(load_argument(*index));
+                    for (position, value) in values.iter().enumerate() {
+                        let after = count - 1 - position as u8;
                         let last = after == 0;
                         program.push(jump(BPF_JEQ_K, *value, after, u8::from(last)));
                     }
-                    program.push(deny(libc::EPERM));
+                    program.push(deny(syscall.errno));
+                    program.push(statement(BPF_LD_W_ABS, NR_OFFSET));
+                }
+                Some(ArgumentMatch::BitWithout { index, set, clear }) => {
+                    // JSET tests "any of these bits": one bit each.
+                    debug_assert!(set.is_power_of_two() && clear.is_power_of_two());
+                    program.push(jump(BPF_JEQ_K, nr, 0, 5));
+                    program.push(load_argument(*index));
+                    // Without `set`: on to the reload. With `clear`: the same.
+                    program.push(jump(BPF_JSET_K, *set, 0, 2));
+                    program.push(jump(BPF_JSET_K, *clear, 1, 0));
+                    program.push(deny(syscall.errno));
                     program.push(statement(BPF_LD_W_ABS, NR_OFFSET));
                 }
             }

@@ -1,6 +1,7 @@
 //! The container's system-call filter: a short deny list (module loading,
-//! kexec, the clock, swap, BPF, perf, the keyrings, handle-based opens…),
-//! denied with EPERM for the container's init and everything it starts,
+//! kexec, the clock, swap, BPF, perf, the keyrings, handle-based opens,
+//! superblock remounts…), denied with EPERM for the container's init and
+//! everything it starts,
 //! and for `vroot exec`. It is installed with CAP_SYS_ADMIN held, not with
 //! no_new_privs, so setuid programs inside keep working.
 
@@ -35,10 +36,16 @@ pub fn denied_names(allow: &[String], deny: &[String]) -> Result<Vec<String>, Se
             return Err(SeccompError::Unknown(name.clone()));
         }
     }
+    let allowed = |name: &str| {
+        allow.iter().any(|a| a == name)
+            || table::ALLOWED_TOGETHER
+                .iter()
+                .any(|(first, second)| *second == name && allow.iter().any(|a| a == first))
+    };
     let mut names: Vec<String> = DEFAULT_DENIED
         .iter()
+        .filter(|name| !allowed(name))
         .map(|name| name.to_string())
-        .filter(|name| !allow.contains(name))
         .collect();
     for name in deny {
         if !names.contains(name) {
@@ -93,6 +100,9 @@ mod tests {
         assert!(!names.contains(&"swapon".to_string()));
         assert!(names.contains(&"swapoff".to_string()));
         assert!(names.contains(&"adjtimex".to_string()));
+        // One operation, two interfaces: allowing the remount allows fspick.
+        let names = denied_names(&["remount".into()], &[]).unwrap();
+        assert!(!names.iter().any(|n| n == "remount" || n == "fspick"));
         assert!(matches!(
             denied_names(&["fork".into()], &[]),
             Err(SeccompError::Unknown(name)) if name == "fork"
@@ -150,6 +160,15 @@ mod tests {
                         == libc::EPERM
                     && errno_of(libc::syscall(libc::SYS_reboot, 0xfee1_deadu32, 672274793, 0xD000_FCE2u32, 0))
                         == libc::EPERM
+                    // A superblock remount is refused, a bind remount is not
+                    // (the kernel answers it: ENOENT for the missing path).
+                    && errno_of(libc::syscall(libc::SYS_mount, 0, c"/nonexistent-vroot".as_ptr(), 0, libc::MS_REMOUNT | libc::MS_RDONLY, 0))
+                        == libc::EPERM
+                    && errno_of(libc::syscall(libc::SYS_mount, 0, c"/nonexistent-vroot".as_ptr(), 0, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY, 0))
+                        == libc::ENOENT
+                    && errno_of(libc::syscall(libc::SYS_mount, 0, c"/nonexistent-vroot".as_ptr(), 0, libc::MS_BIND, 0))
+                        == libc::ENOENT
+                    && errno_of(libc::syscall(libc::SYS_fspick, libc::AT_FDCWD, c"/".as_ptr(), 0)) == libc::ENOSYS
                     // x32 calls never get through.
                     && errno_of(libc::syscall(libc::SYS_getpid | 0x4000_0000)) == libc::ENOSYS
                     && libc::syscall(libc::SYS_getpid) > 0
