@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -104,6 +106,16 @@ int main(int argc, char **argv) {
         mode_t kind = strcmp(attempt, "mknod") ? S_IFCHR : S_IFBLK;
         return report(mknod(arg, kind | 0600, device));
     }
+    if (!strcmp(attempt, "mlock")) {
+        /* Locks one page past a zero RLIMIT_MEMLOCK: only CAP_IPC_LOCK
+         * gets past the limit. */
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_MEMLOCK, &none);
+        static char page[4096];
+        return report(mlock(page, sizeof page));
+    }
+    if (!strcmp(attempt, "chroot"))
+        return report(chroot(arg));
     if (!strcmp(attempt, "open"))
         return report(open(arg, O_RDWR));
     if (!strcmp(attempt, "fspick"))

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use crate::harness::{busybox_root, text, Host};
 
 /// The probe, built once per test run.
-fn probe() -> &'static Path {
+pub(crate) fn probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probe.c");
@@ -30,14 +30,14 @@ fn probe() -> &'static Path {
 }
 
 /// What the probe says for `attempt` on the host.
-fn on_host(attempt: &[&str]) -> String {
+pub(crate) fn on_host(attempt: &[&str]) -> String {
     let output = Command::new(probe()).args(attempt).output().unwrap();
     text(&output.stdout).trim().to_string()
 }
 
 /// A running busybox container with the probe at /probe; `extra` is added
 /// to its config.
-fn container(host: &Host, name: &str, extra: &str) -> PathBuf {
+pub(crate) fn container(host: &Host, name: &str, extra: &str) -> PathBuf {
     let root = host.private_copy(&busybox_root(), &format!("{name}-root"));
     std::fs::copy(probe(), root.join("probe")).unwrap();
     host.config(name, &root, extra);
@@ -45,7 +45,7 @@ fn container(host: &Host, name: &str, extra: &str) -> PathBuf {
     root
 }
 
-fn inside(host: &Host, name: &str, attempt: &[&str]) -> String {
+pub(crate) fn inside(host: &Host, name: &str, attempt: &[&str]) -> String {
     let mut command = vec!["/probe"];
     command.extend_from_slice(attempt);
     host.exec_ok(name, &command)

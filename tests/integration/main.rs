@@ -13,6 +13,7 @@ mod lint;
 mod network;
 mod overlay;
 mod pure_cgroup_v2;
+mod security_options;
 mod stop_all;
 mod storage_cli;
 mod supervisor_loss;

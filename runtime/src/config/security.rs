@@ -1,9 +1,16 @@
-//! The `[security]` section: the system-call filter, on by default, with
-//! calls taken out of or added to its deny list.
+//! The `[security]` section: the system-call filter, the capability set,
+//! the host devices passed through, and the masked and read-only kernel
+//! paths. Each starts from a documented default that can be extended or
+//! relaxed.
 
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::Capability;
+use serde::de::IntoDeserializer;
 use serde::Deserialize;
 
-use crate::seccomp;
+use crate::{capabilities, seccomp, spec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,6 +21,20 @@ pub struct FileSecurity {
     syscalls_allow: Vec<String>,
     #[serde(default)]
     syscalls_deny: Vec<String>,
+    #[serde(default)]
+    capabilities_add: Vec<String>,
+    #[serde(default)]
+    capabilities_drop: Vec<String>,
+    #[serde(default)]
+    devices: Vec<PathBuf>,
+    #[serde(default)]
+    mask: Vec<PathBuf>,
+    #[serde(default)]
+    unmask: Vec<PathBuf>,
+    #[serde(default)]
+    readonly: Vec<PathBuf>,
+    #[serde(default)]
+    writable: Vec<PathBuf>,
 }
 
 fn on() -> bool {
@@ -26,14 +47,28 @@ impl Default for FileSecurity {
             seccomp: true,
             syscalls_allow: Vec::new(),
             syscalls_deny: Vec::new(),
+            capabilities_add: Vec::new(),
+            capabilities_drop: Vec::new(),
+            devices: Vec::new(),
+            mask: Vec::new(),
+            unmask: Vec::new(),
+            readonly: Vec::new(),
+            writable: Vec::new(),
         }
     }
 }
 
-/// What the container's filter denies; `None` when it has none.
+/// The container's confinement, defaults adjusted by `[security]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityPolicy {
+    /// What the system-call filter denies; `None` when there is no filter.
     pub seccomp_denied: Option<Vec<String>>,
+    pub capabilities: HashSet<Capability>,
+    /// Host device nodes made in the container's `/dev` and allowed in its
+    /// devices cgroup (their numbers are read from the host at start).
+    pub devices: Vec<PathBuf>,
+    pub masked_paths: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
 }
 
 impl Default for SecurityPolicy {
@@ -45,13 +80,132 @@ impl Default for SecurityPolicy {
                     .map(|s| s.to_string())
                     .collect(),
             ),
+            capabilities: capabilities::container_default(),
+            devices: Vec::new(),
+            masked_paths: spec::MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: spec::READONLY_PATHS.iter().map(PathBuf::from).collect(),
         }
     }
 }
 
+type Invalid = (&'static str, String);
+
+fn capability(key: &'static str, name: &str) -> Result<Capability, Invalid> {
+    Capability::deserialize(name.into_deserializer()).map_err(|_: serde::de::value::Error| {
+        (
+            key,
+            format!("`{name}` is not a capability (names as in capabilities(7), e.g. CAP_SYS_TIME or SYS_TIME)"),
+        )
+    })
+}
+
+/// An absolute path without `.` or `..`, so that what is checked against
+/// the defaults is what the kernel will walk.
+fn plain_absolute(key: &'static str, path: &Path) -> Result<(), Invalid> {
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err((
+            key,
+            format!(
+                "`{}` must be an absolute path without `.` or `..`",
+                path.display()
+            ),
+        ))
+    }
+}
+
+/// `defaults` with `remove` taken out (each must be in it) and `add`
+/// added (each plain and absolute).
+fn adjust_paths(
+    defaults: &[&str],
+    add: (&'static str, &[PathBuf]),
+    remove: (&'static str, &[PathBuf]),
+) -> Result<Vec<PathBuf>, Invalid> {
+    let mut paths: Vec<PathBuf> = defaults.iter().map(PathBuf::from).collect();
+    for path in remove.1 {
+        let Some(position) = paths.iter().position(|p| p == path) else {
+            return Err((
+                remove.0,
+                format!(
+                    "`{}` is not in the default list ({}); there is nothing to take out",
+                    path.display(),
+                    defaults.join(", ")
+                ),
+            ));
+        };
+        paths.remove(position);
+    }
+    for path in add.1 {
+        plain_absolute(add.0, path)?;
+        if !paths.contains(path) {
+            paths.push(path.clone());
+        }
+    }
+    Ok(paths)
+}
+
 impl FileSecurity {
     /// The policy, or the offending key and why.
-    pub fn validate(self) -> Result<SecurityPolicy, (&'static str, String)> {
+    pub fn validate(self) -> Result<SecurityPolicy, Invalid> {
+        let mut capabilities = capabilities::container_default();
+        for name in &self.capabilities_drop {
+            let dropped = capability("security.capabilities_drop", name)?;
+            if !capabilities.remove(&dropped) {
+                return Err((
+                    "security.capabilities_drop",
+                    format!("`{name}` is not in the default set; there is nothing to drop"),
+                ));
+            }
+        }
+        for name in &self.capabilities_add {
+            let added = capability("security.capabilities_add", name)?;
+            if self
+                .capabilities_drop
+                .iter()
+                .any(|d| capability("", d).ok() == Some(added))
+            {
+                return Err((
+                    "security.capabilities_add",
+                    format!("`{name}` is also in capabilities_drop"),
+                ));
+            }
+            capabilities.insert(added);
+        }
+        for device in &self.devices {
+            plain_absolute("security.devices", device)?;
+            if !device.starts_with("/dev") || device == Path::new("/dev") {
+                return Err((
+                    "security.devices",
+                    format!("`{}` is not a path below /dev", device.display()),
+                ));
+            }
+        }
+        let masked_paths = adjust_paths(
+            spec::MASKED_PATHS,
+            ("security.mask", &self.mask),
+            ("security.unmask", &self.unmask),
+        )?;
+        let readonly_paths = adjust_paths(
+            spec::READONLY_PATHS,
+            ("security.readonly", &self.readonly),
+            ("security.writable", &self.writable),
+        )?;
+        let seccomp_denied = self.seccomp_denied()?;
+        Ok(SecurityPolicy {
+            seccomp_denied,
+            capabilities,
+            devices: self.devices,
+            masked_paths,
+            readonly_paths,
+        })
+    }
+
+    fn seccomp_denied(&self) -> Result<Option<Vec<String>>, Invalid> {
         if !self.seccomp {
             if !self.syscalls_allow.is_empty() || !self.syscalls_deny.is_empty() {
                 return Err((
@@ -59,9 +213,7 @@ impl FileSecurity {
                     "is false, so syscalls_allow and syscalls_deny have no filter to change".into(),
                 ));
             }
-            return Ok(SecurityPolicy {
-                seccomp_denied: None,
-            });
+            return Ok(None);
         }
         for name in &self.syscalls_allow {
             if seccomp::table::find(name).is_some()
@@ -87,9 +239,7 @@ impl FileSecurity {
                     _ => ("security", error.to_string()),
                 }
             })?;
-        Ok(SecurityPolicy {
-            seccomp_denied: Some(denied),
-        })
+        Ok(Some(denied))
     }
 }
 
@@ -97,7 +247,7 @@ impl FileSecurity {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<SecurityPolicy, (&'static str, String)> {
+    fn parse(text: &str) -> Result<SecurityPolicy, Invalid> {
         toml::from_str::<FileSecurity>(text).unwrap().validate()
     }
 
@@ -125,5 +275,59 @@ mod tests {
         assert!(reason.contains("not denied by default"), "{reason}");
         let (key, _) = parse("seccomp = false\nsyscalls_deny = [\"bpf\"]").unwrap_err();
         assert_eq!(key, "security.seccomp");
+    }
+
+    #[test]
+    fn capabilities_can_be_added_and_dropped() {
+        let policy =
+            parse("capabilities_add = [\"CAP_SYS_TIME\"]\ncapabilities_drop = [\"net_raw\"]")
+                .unwrap();
+        assert!(policy.capabilities.contains(&Capability::SysTime));
+        assert!(!policy.capabilities.contains(&Capability::NetRaw));
+        assert!(policy.capabilities.contains(&Capability::SysAdmin));
+        let (key, reason) = parse("capabilities_add = [\"SYS_FLY\"]").unwrap_err();
+        assert_eq!(key, "security.capabilities_add");
+        assert!(reason.contains("`SYS_FLY` is not a capability"), "{reason}");
+        let (key, _) = parse("capabilities_drop = [\"SYS_MODULE\"]").unwrap_err();
+        assert_eq!(key, "security.capabilities_drop");
+        let (key, _) = parse(
+            "capabilities_add = [\"SYS_TIME\"]\ncapabilities_drop = [\"NET_RAW\", \"SYS_TIME\"]",
+        )
+        .unwrap_err();
+        assert_eq!(key, "security.capabilities_drop");
+    }
+
+    #[test]
+    fn masked_and_read_only_paths_can_be_adjusted() {
+        let policy = parse(
+            "unmask = [\"/proc/kcore\"]\nmask = [\"/proc/vmallocinfo\"]\nwritable = [\"/proc/sys\"]\nreadonly = [\"/proc/sysvipc\"]",
+        )
+        .unwrap();
+        assert!(!policy.masked_paths.contains(&PathBuf::from("/proc/kcore")));
+        assert!(policy.masked_paths.contains(&PathBuf::from("/proc/keys")));
+        assert!(policy
+            .masked_paths
+            .contains(&PathBuf::from("/proc/vmallocinfo")));
+        assert!(!policy.readonly_paths.contains(&PathBuf::from("/proc/sys")));
+        assert!(policy
+            .readonly_paths
+            .contains(&PathBuf::from("/proc/sysvipc")));
+        let (key, reason) = parse("unmask = [\"/proc/cpuinfo\"]").unwrap_err();
+        assert_eq!(key, "security.unmask");
+        assert!(reason.contains("not in the default list"), "{reason}");
+        let (key, _) = parse("mask = [\"proc/x\"]").unwrap_err();
+        assert_eq!(key, "security.mask");
+        let (key, _) = parse("readonly = [\"/proc/../etc\"]").unwrap_err();
+        assert_eq!(key, "security.readonly");
+    }
+
+    #[test]
+    fn devices_must_be_plain_paths_below_dev() {
+        let policy = parse("devices = [\"/dev/fuse\", \"/dev/net/tun\"]").unwrap();
+        assert_eq!(policy.devices.len(), 2);
+        for bad in ["/etc/passwd", "/dev", "/dev/../etc/x", "dev/fuse"] {
+            let (key, _) = parse(&format!("devices = [\"{bad}\"]")).unwrap_err();
+            assert_eq!(key, "security.devices", "{bad}");
+        }
     }
 }

@@ -38,14 +38,45 @@ fn open_dev_dir(root: &OwnedFd) -> Result<OwnedFd, InitError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The directories above a nested node (`net/` for `/dev/net/tun`), in the
+/// fresh tmpfs that is the container's `/dev`.
+fn make_parents(dev: &OwnedFd, name: &Path, device_path: &Path) -> Result<(), InitError> {
+    let mut parent = std::path::PathBuf::new();
+    let Some(parents) = name.parent() else {
+        return Ok(());
+    };
+    for component in parents.components() {
+        parent.push(component);
+        match nix::sys::stat::mkdirat(
+            Some(dev.as_raw_fd()),
+            &parent,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(source) => {
+                return Err(InitError::Path {
+                    path: device_path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn populate(plan: &InitPlan, root: &OwnedFd, console: RawFd) -> Result<(), InitError> {
     let dev = open_dev_dir(root)?;
     for device in &plan.devices {
         let name = device.path.strip_prefix("/dev/").unwrap_or(&device.path);
+        make_parents(&dev, name, &device.path)?;
         let made = mknodat(
             Some(dev.as_raw_fd()),
             name,
-            SFlag::S_IFCHR,
+            if device.block {
+                SFlag::S_IFBLK
+            } else {
+                SFlag::S_IFCHR
+            },
             Mode::from_bits_truncate(device.mode),
             makedev(device.major, device.minor),
         );

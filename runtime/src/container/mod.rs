@@ -85,6 +85,7 @@ pub struct PlannedDevice {
     pub major: u64,
     pub minor: u64,
     pub mode: u32,
+    pub block: bool,
 }
 
 /// Everything the init child needs, taken from the spec before the clone.
@@ -157,6 +158,7 @@ impl InitPlan {
                 major: d.major() as u64,
                 minor: d.minor() as u64,
                 mode: d.file_mode().unwrap_or(0o666),
+                block: d.typ() == oci_spec::runtime::LinuxDeviceType::B,
             })
             .collect();
         let paths = |list: &Option<Vec<String>>| {

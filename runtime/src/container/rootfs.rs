@@ -370,34 +370,38 @@ pub fn mask_paths(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
 }
 
 /// Makes kernel knobs read-only. The container has its own network
-/// namespace, so `/proc/sys/net` is given back read-write.
+/// namespace, so `/proc/sys/net` is given back read-write, unless the
+/// config lists it read-only itself. Shallower paths go first, so a path
+/// listed below `/proc/sys/net` stays read-only.
 pub fn make_readonly(plan: &InitPlan, root: &OwnedFd) -> Result<(), InitError> {
-    for path in &plan.readonly_paths {
-        if open_existing(root, path)?.is_some() {
-            bind_then_remount(
-                root,
-                &fd_path(&source_in_root(root, path)?),
-                path,
-                true,
-                MsFlags::MS_RDONLY | HARMLESS,
-            )?;
-        }
-    }
+    let sys = Path::new("/proc/sys");
     let net = Path::new("/proc/sys/net");
-    if plan.private_network
-        && plan
-            .readonly_paths
-            .iter()
-            .any(|p| p == Path::new("/proc/sys"))
-        && open_existing(root, net)?.is_some()
-    {
+    let mut paths: Vec<&std::path::PathBuf> = plan.readonly_paths.iter().collect();
+    paths.sort_by_key(|path| path.components().count());
+    for path in paths {
+        if open_existing(root, path)?.is_none() {
+            continue;
+        }
         bind_then_remount(
             root,
-            &fd_path(&source_in_root(root, net)?),
-            net,
+            &fd_path(&source_in_root(root, path)?),
+            path,
             true,
-            HARMLESS,
+            MsFlags::MS_RDONLY | HARMLESS,
         )?;
+        let give_back_net = path == sys
+            && plan.private_network
+            && !plan.readonly_paths.iter().any(|p| p == net)
+            && open_existing(root, net)?.is_some();
+        if give_back_net {
+            bind_then_remount(
+                root,
+                &fd_path(&source_in_root(root, net)?),
+                net,
+                true,
+                HARMLESS,
+            )?;
+        }
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ pub enum SpecError {
     BadAnnotation { key: &'static str, value: String },
     #[error("cannot encode the spec: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("security.devices: {path}: {reason}; list only device nodes this host has")]
+    HostDevice { path: PathBuf, reason: String },
 }
 
 const ANNOTATION_NAME: &str = "org.vroot.name";
@@ -121,6 +123,34 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result
         .build()?)
 }
 
+/// A host device node passed through, with the type, numbers and mode the
+/// host's node has.
+fn host_device(path: &std::path::Path) -> Result<LinuxDevice, SpecError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let refuse = |reason: String| SpecError::HostDevice {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let metadata = std::fs::metadata(path).map_err(|error| refuse(error.to_string()))?;
+    let typ = if metadata.file_type().is_char_device() {
+        LinuxDeviceType::C
+    } else if metadata.file_type().is_block_device() {
+        LinuxDeviceType::B
+    } else {
+        return Err(refuse("not a device node".into()));
+    };
+    let rdev = metadata.rdev();
+    Ok(LinuxDeviceBuilder::default()
+        .path(path)
+        .typ(typ)
+        .major(libc::major(rdev) as i64)
+        .minor(libc::minor(rdev) as i64)
+        .file_mode(metadata.mode() & 0o7777)
+        .uid(0u32)
+        .gid(0u32)
+        .build()?)
+}
+
 fn char_device(path: &str, major: i64, minor: i64) -> Result<LinuxDevice, SpecError> {
     Ok(LinuxDeviceBuilder::default()
         .path(path)
@@ -164,6 +194,13 @@ fn device_rules(devices: &[LinuxDevice]) -> Result<Vec<LinuxDeviceCgroup>, SpecE
         rules.push(rule(true, LinuxDeviceType::C, Some(major), minor)?);
     }
     Ok(rules)
+}
+
+fn path_strings(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Unix98 pseudo-terminal slaves (`/dev/pts/N`).
@@ -245,7 +282,7 @@ pub fn render(
         format!("container={CONTAINER_MANAGER}"),
         format!("container_uuid={}", uuid_form(&machine_id)),
     ];
-    let caps = capabilities::container_default();
+    let caps = config.security.capabilities.clone();
     let process = ProcessBuilder::default()
         .terminal(true)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
@@ -317,7 +354,7 @@ pub fn render(
     mounts.splice(0..0, root_overlay);
     mounts.extend(entries);
 
-    let devices = vec![
+    let mut devices = vec![
         char_device("/dev/null", 1, 3)?,
         char_device("/dev/zero", 1, 5)?,
         char_device("/dev/full", 1, 7)?,
@@ -325,6 +362,9 @@ pub fn render(
         char_device("/dev/urandom", 1, 9)?,
         char_device("/dev/tty", 5, 0)?,
     ];
+    for path in &config.security.devices {
+        devices.push(host_device(path)?);
+    }
 
     let mut resources = LinuxResourcesBuilder::default().devices(device_rules(&devices)?);
     if let Some(bytes) = config.limits.memory_bytes {
@@ -356,18 +396,8 @@ pub fn render(
         .devices(devices)
         .resources(resources.build()?)
         .cgroups_path(PathBuf::from(cgroup_path_for(&config.name)))
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .masked_paths(path_strings(&config.security.masked_paths))
+        .readonly_paths(path_strings(&config.security.readonly_paths))
         .build()?;
 
     let mut annotations = HashMap::new();
