@@ -19,7 +19,9 @@ Scenarios, in order, on one cluster:
    container starts again;
 5. /proc/kcore and sysrq, which the host kernel of the other tests lacks:
    both work on the node and do nothing from its container;
-6. the node's OS shuts down: containers stop before the NFS mount is
+6. on pure cgroup v2, the BPF device program keeps the node's disk out of
+   the container's reach: mknod and open of a node for it fail inside;
+7. the node's OS shuts down: containers stop before the NFS mount is
    released, and the VM powers off without hanging.
 """
 import argparse
@@ -374,6 +376,40 @@ def kcore_and_sysrq_stay_out_of_reach(cluster, facts):
     facts["kcore, sysrq"] = "readable and effective on the node, not from its container"
 
 
+def the_node_disk_stays_out_of_reach_on_cgroup_v2(cluster, facts):
+    """Node B's cgroups are pure v2, which has no devices controller: only
+    vroot's BPF device program keeps the container (whose root keeps
+    CAP_MKNOD) from making or opening a node for the node's disk."""
+    b = cluster.nodes["b"]
+    assert b.ok("test -e /sys/fs/cgroup/cgroup.controllers && echo v2") == "v2"
+    assert b.ok("grep -c ' - cgroup ' /proc/self/mountinfo || true") == "0", "node B has v1 cgroups"
+    major, minor = b.ok("cat /sys/block/vda/dev").split(":")
+    # On the node, root makes a node for its disk and reads through it.
+    b.ok(f"rm -f /tmp/vroot-blk && mknod /tmp/vroot-blk b {major} {minor}")
+    try:
+        assert b.ok("head -c 512 /tmp/vroot-blk | wc -c") == "512"
+    finally:
+        try_quietly(b, "rm -f /tmp/vroot-blk")
+
+    code, output = b.run(f"vroot exec web -- mknod /dev/vroot-blk b {major} {minor}")
+    if code == 0:
+        try_quietly(b, "vroot exec web -- rm -f /dev/vroot-blk")
+    assert code != 0 and "Operation not permitted" in output, \
+        f"mknod of the node's disk inside the container ({code}): {output}"
+    # A node planted from the node (through the init's root, in the
+    # container's own /dev) exists inside but does not open.
+    planted = f"/proc/{status(b)['init_pid']}/root/dev/vroot-planted"
+    b.ok(f"mknod {planted} b {major} {minor}")
+    try:
+        code, output = b.run("vroot exec web -- head -c 512 /dev/vroot-planted")
+        assert code != 0 and "Operation not permitted" in output, \
+            f"the container read the node's disk ({code}): {output[:200]!r}"
+    finally:
+        try_quietly(b, f"rm -f {planted}")
+    facts["devices on cgroup v2"] = (f"vda ({major}:{minor}) made and read on node B; "
+                                     "from its container, mknod and open get EPERM")
+
+
 def shutdown_stops_containers_before_the_storage(cluster, facts):
     a = cluster.nodes["a"]
     assert status(a)["state"] == "running"
@@ -400,6 +436,7 @@ SCENARIOS = [
     a_lent_nic_comes_back_on_stop_reboot_and_fence,
     storage_death_is_fenced_and_recovers,
     kcore_and_sysrq_stay_out_of_reach,
+    the_node_disk_stays_out_of_reach_on_cgroup_v2,
     shutdown_stops_containers_before_the_storage,
 ]
 

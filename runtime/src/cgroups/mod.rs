@@ -1,11 +1,13 @@
 //! The container's own cgroup, in every hierarchy the host has: created with
 //! its limits before the init joins it, killed as a whole, removed at stop.
 
+pub mod device_program;
 mod layout;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use device_program::DeviceProgramError;
 pub use layout::{CgroupLayout, V1Hierarchy};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,14 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot confine the devices of cgroup {path}: {source}; {}", .source.fix())]
+    DeviceProgram {
+        path: PathBuf,
+        // Boxed: the error types that carry a CgroupError stay small.
+        source: Box<DeviceProgramError>,
+    },
+    #[error("this host has neither the v1 devices controller nor a cgroup2 hierarchy, so the container's devices allowlist cannot be enforced (mount cgroup2 or the devices controller)")]
+    DevicesUnenforceable,
     #[error("processes are still left in cgroup /{} {}s after they were killed (stuck in uninterruptible I/O?)", path.display(), timeout.as_secs())]
     StillPopulated { path: PathBuf, timeout: Duration },
 }
@@ -45,7 +55,8 @@ pub struct ResourceLimits {
     pub cpu_period_us: Option<u64>,
     pub pids: Option<i64>,
     /// The device access rules, in order (a deny-all first, then what is
-    /// allowed), as the v1 devices controller takes them.
+    /// allowed): written to the v1 devices controller, and compiled into a
+    /// BPF device program for cgroup v2 ([`device_program`]).
     pub devices: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
@@ -214,51 +225,67 @@ impl ContainerCgroup {
             .map(|h| (h.mount_point.clone(), h.has("cpuset")))
             .chain(self.layout.v2_mount().map(|m| (m.clone(), false)));
         for (mount, cpuset) in mounts {
-            // Another container's stop may remove the shared parent between our
-            // mkdirs (it removes it once empty): make the path again.
-            let mut attempts = 0;
-            loop {
-                match make_path(&mount, &self.relative.join(PAYLOAD), cpuset) {
-                    Err(CgroupError::Create { source, .. } | CgroupError::Write { source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
-                    {
-                        attempts += 1
-                    }
-                    other => break other?,
-                }
-            }
+            make_path_retrying(&mount, &self.relative.join(PAYLOAD), cpuset)?;
         }
         Ok(())
     }
 
-    /// The v1 devices list, on the container's own cgroup and before its
-    /// payload exists: the kernel takes a deny-all only on a cgroup without
-    /// children, and a payload made afterwards starts from this narrowed
-    /// list. Root inside, whose cgroup namespace starts at the payload,
-    /// cannot widen what its parent allows.
+    /// The devices allowlist, on the container's own cgroup and before its
+    /// payload exists. In the v1 devices controller: the kernel takes a
+    /// deny-all only on a cgroup without children, and a payload made
+    /// afterwards starts from this narrowed list. In the cgroup2 hierarchy
+    /// (the unified one of a hybrid host too: cgroup BPF programs run for a
+    /// task's cgroup there), a BPF device program: it applies to the payload
+    /// below as well, and anything attached there can only narrow it. Root
+    /// inside, whose cgroup namespace starts at the payload, cannot widen
+    /// what its parent allows.
     fn restrict_devices(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
-        let Some(hierarchy) = self
-            .layout
-            .v1_hierarchies()
-            .iter()
-            .find(|h| h.has("devices"))
-        else {
-            return Ok(());
-        };
         if limits.devices.is_empty() {
             return Ok(());
         }
-        make_path(&hierarchy.mount_point, &self.relative, false)?;
-        let dir = hierarchy.mount_point.join(&self.relative);
-        for rule in &limits.devices {
-            let file = if rule.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write_file(&dir.join(file), &v1_device_rule(rule))?;
+        let v1_devices = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .find(|h| h.has("devices"));
+        if let Some(hierarchy) = v1_devices {
+            make_path_retrying(&hierarchy.mount_point, &self.relative, false)?;
+            let dir = hierarchy.mount_point.join(&self.relative);
+            for rule in &limits.devices {
+                let file = if rule.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write_file(&dir.join(file), &v1_device_rule(rule))?;
+            }
         }
-        Ok(())
+        let Some(mount) = self.layout.v2_mount() else {
+            return match v1_devices {
+                Some(_) => Ok(()),
+                None => Err(CgroupError::DevicesUnenforceable),
+            };
+        };
+        make_path_retrying(mount, &self.relative, false)?;
+        let dir = mount.join(&self.relative);
+        match device_program::confine(&limits.devices, &dir) {
+            Ok(()) => Ok(()),
+            // The kernel checks a device access against both the BPF
+            // programs and the v1 list, and the v1 list above holds the same
+            // rules: where the kernel cannot load or attach the program
+            // (no CONFIG_CGROUP_BPF, an older kernel), the container is no
+            // less confined, so this is no error and not worth a warning.
+            // A rule the program cannot express is an error all the same.
+            Err(DeviceProgramError::Load { .. } | DeviceProgramError::Attach { .. })
+                if v1_devices.is_some() =>
+            {
+                Ok(())
+            }
+            Err(source) => Err(CgroupError::DeviceProgram {
+                path: dir,
+                source: Box::new(source),
+            }),
+        }
     }
 
     fn apply_limits(&self, limits: &ResourceLimits) -> Result<(), CgroupError> {
@@ -504,6 +531,22 @@ fn make_path(mount: &Path, relative: &Path, cpuset: bool) -> Result<(), CgroupEr
         }
     }
     Ok(())
+}
+
+/// [`make_path`], again if another container's stop removed the shared
+/// parent between our mkdirs (it removes it once empty).
+fn make_path_retrying(mount: &Path, relative: &Path, cpuset: bool) -> Result<(), CgroupError> {
+    let mut attempts = 0;
+    loop {
+        match make_path(mount, relative, cpuset) {
+            Err(CgroupError::Create { source, .. } | CgroupError::Write { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempts < 5 =>
+            {
+                attempts += 1
+            }
+            other => return other,
+        }
+    }
 }
 
 fn make_dir(dir: &Path) -> Result<(), CgroupError> {
