@@ -159,6 +159,21 @@ enum Command {
         #[command(subcommand)]
         command: OverlayCommand,
     },
+    /// Move a container's shared root and per-host layer into its user
+    /// namespace's ids ([security] userns), or back.
+    Userns {
+        #[command(subcommand)]
+        command: UsernsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsernsCommand {
+    /// Owners 0.. become userns_base..: once, from one node, with the
+    /// root's containers stopped on every node.
+    Shift { name: String },
+    /// Owners userns_base.. become 0.. again, before turning userns off.
+    Unshift { name: String },
 }
 
 #[derive(Subcommand)]
@@ -378,6 +393,7 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Overlay { command } => run_overlay(command, paths),
+        Command::Userns { command } => run_userns(command, paths),
         Command::Storage { command } => run_storage(command, paths),
         Command::InstallUnits { dir, binary } => {
             let binary = match binary {
@@ -451,6 +467,30 @@ fn host_name() -> String {
         .ok()
         .and_then(|name| name.into_string().ok())
         .unwrap_or_else(|| "localhost".into())
+}
+
+fn run_userns(command: UsernsCommand, paths: &HostPaths) -> Result<ExitCode> {
+    use vroot_runtime::id_shift::Direction;
+    let (name, direction) = match command {
+        UsernsCommand::Shift { name } => (name, Direction::Into),
+        UsernsCommand::Unshift { name } => (name, Direction::OutOf),
+    };
+    let outcome = vroot_runtime::lifecycle::shift::shift(paths, &name, direction)?;
+    let mut line = format!(
+        "{name}: root: {} changed, {} already there",
+        outcome.root.changed, outcome.root.unchanged
+    );
+    if let Some(layer) = &outcome.layer {
+        line.push_str(&format!("; per-host layer: {} changed", layer.changed));
+    }
+    for skipped in &outcome.root.other_filesystems {
+        line.push_str(&format!(
+            "; left alone (another filesystem): {}",
+            skipped.display()
+        ));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_overlay(command: OverlayCommand, paths: &HostPaths) -> Result<ExitCode> {

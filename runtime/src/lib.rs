@@ -15,6 +15,7 @@ pub mod fence;
 pub mod flavour;
 pub mod host_facts;
 pub mod host_layer;
+pub mod id_shift;
 pub mod init_end;
 pub mod lifecycle;
 pub mod lock;

@@ -20,3 +20,4 @@ mod supervisor_loss;
 mod systemd;
 mod sysvinit;
 mod test_storage;
+mod userns;

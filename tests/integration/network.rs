@@ -28,7 +28,7 @@ fn eventually(timeout: Duration, what: &str, mut attempt: impl FnMut() -> Result
 }
 
 /// The container `name` pings `address` (busybox ping inside).
-fn container_pings(host: &Host, name: &str, address: &str) {
+pub(crate) fn container_pings(host: &Host, name: &str, address: &str) {
     eventually(
         Duration::from_secs(10),
         &format!("{name} to ping {address}"),
@@ -49,7 +49,7 @@ fn container_pings(host: &Host, name: &str, address: &str) {
 }
 
 /// The host's ping, run in `netns`, reaches `address` within `timeout`.
-fn netns_pings(netns: &TestNetns, address: &str, timeout: Duration) {
+pub(crate) fn netns_pings(netns: &TestNetns, address: &str, timeout: Duration) {
     eventually(
         timeout,
         &format!("{} to ping {address}", netns.name),
@@ -70,7 +70,7 @@ fn netns_pings(netns: &TestNetns, address: &str, timeout: Duration) {
 }
 
 /// A test namespace with an up bridge `br0`; `address` goes on the bridge.
-fn netns_with_bridge(tag: &str, address: Option<&str>) -> TestNetns {
+pub(crate) fn netns_with_bridge(tag: &str, address: Option<&str>) -> TestNetns {
     let netns = TestNetns::new(tag);
     netns.ip(&["link", "add", "br0", "type", "bridge"]);
     if let Some(address) = address {

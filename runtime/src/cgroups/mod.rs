@@ -19,6 +19,11 @@ pub enum CgroupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot hand {path} to the container's user namespace: {source}")]
+    Delegate {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write `{value}` to {path}: {source}")]
     Write {
         path: PathBuf,
@@ -357,6 +362,38 @@ impl ContainerCgroup {
 
     /// Moves a process (the init) into the container's payload cgroup in every
     /// hierarchy.
+    /// Hands the payload cgroup to a user-namespace container's root, as
+    /// systemd's delegation does: the directory and the files that create
+    /// children and move processes, in the hierarchies the container may
+    /// write (cgroup2, and named v1 ones such as `name=systemd`). The limits
+    /// above stay the host's.
+    pub fn delegate_payload(&self, uid: u32, gid: u32) -> Result<(), CgroupError> {
+        let writable = self
+            .layout
+            .v1_hierarchies()
+            .iter()
+            .filter(|h| h.controllers.iter().all(|c| c.starts_with("name=")))
+            .map(|h| h.mount_point.clone())
+            .chain(self.layout.v2_mount().cloned());
+        for mount in writable {
+            let payload = mount.join(&self.relative).join(PAYLOAD);
+            for path in [
+                payload.clone(),
+                payload.join("cgroup.procs"),
+                payload.join("cgroup.threads"),
+                payload.join("cgroup.subtree_control"),
+                payload.join("tasks"),
+            ] {
+                match std::os::unix::fs::chown(&path, Some(uid), Some(gid)) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(CgroupError::Delegate { path, source }),
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
         for dir in self.dirs() {
             write_file(&dir.join(PAYLOAD).join("cgroup.procs"), &pid.to_string())?;

@@ -18,7 +18,7 @@ use crate::signal::RawSignal;
 pub use fence::{FencePolicy, OnHang, DEFAULT_HANG_TIMEOUT};
 pub use limits::{parse_size, SizeText};
 pub use name::validate_name;
-pub use security::SecurityPolicy;
+pub use security::{IdRange, SecurityPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

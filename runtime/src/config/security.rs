@@ -35,6 +35,46 @@ pub struct FileSecurity {
     readonly: Vec<PathBuf>,
     #[serde(default)]
     writable: Vec<PathBuf>,
+    #[serde(default)]
+    userns: bool,
+    #[serde(default = "default_userns_base")]
+    userns_base: u32,
+    #[serde(default = "default_userns_size")]
+    userns_size: u32,
+}
+
+fn default_userns_base() -> u32 {
+    DEFAULT_USERNS_BASE
+}
+
+fn default_userns_size() -> u32 {
+    DEFAULT_USERNS_SIZE
+}
+
+/// The host ids a user-namespace container's ids 0… map to by default:
+/// the same on every node, since the shared root's files are owned by them.
+pub const DEFAULT_USERNS_BASE: u32 = 100_000;
+/// 65536 ids: every id a distribution assigns, `nobody` (65534) included.
+pub const DEFAULT_USERNS_SIZE: u32 = 65_536;
+
+/// A user namespace's mapping: ids 0..size inside are base..base+size on
+/// the host, for users and groups alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdRange {
+    pub base: u32,
+    pub size: u32,
+}
+
+impl IdRange {
+    /// The host id of `inside`, if the range maps it.
+    pub fn to_host(self, inside: u32) -> Option<u32> {
+        (inside < self.size).then(|| self.base + inside)
+    }
+
+    /// The id inside for `host`, if the range maps it.
+    pub fn to_inside(self, host: u32) -> Option<u32> {
+        host.checked_sub(self.base).filter(|id| *id < self.size)
+    }
 }
 
 fn on() -> bool {
@@ -54,6 +94,9 @@ impl Default for FileSecurity {
             unmask: Vec::new(),
             readonly: Vec::new(),
             writable: Vec::new(),
+            userns: false,
+            userns_base: DEFAULT_USERNS_BASE,
+            userns_size: DEFAULT_USERNS_SIZE,
         }
     }
 }
@@ -69,6 +112,9 @@ pub struct SecurityPolicy {
     pub devices: Vec<PathBuf>,
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
+    /// The user namespace's mapping; `None`: the container shares the
+    /// host's user namespace (its root is the host's root, confined).
+    pub userns: Option<IdRange>,
 }
 
 impl Default for SecurityPolicy {
@@ -84,6 +130,7 @@ impl Default for SecurityPolicy {
             devices: Vec::new(),
             masked_paths: spec::MASKED_PATHS.iter().map(PathBuf::from).collect(),
             readonly_paths: spec::READONLY_PATHS.iter().map(PathBuf::from).collect(),
+            userns: None,
         }
     }
 }
@@ -196,13 +243,61 @@ impl FileSecurity {
             ("security.writable", &self.writable),
         )?;
         let seccomp_denied = self.seccomp_denied()?;
+        let userns = self.userns()?;
         Ok(SecurityPolicy {
             seccomp_denied,
             capabilities,
             devices: self.devices,
             masked_paths,
             readonly_paths,
+            userns,
         })
+    }
+
+    fn userns(&self) -> Result<Option<IdRange>, Invalid> {
+        let adjusted =
+            self.userns_base != DEFAULT_USERNS_BASE || self.userns_size != DEFAULT_USERNS_SIZE;
+        if !self.userns {
+            if adjusted {
+                return Err((
+                    "security.userns",
+                    "is false, so userns_base and userns_size have no namespace to map".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if self.userns_base == 0 {
+            return Err((
+                "security.userns_base",
+                "must not be 0: the container's root would be the host's root".into(),
+            ));
+        }
+        if self.userns_size == 0 {
+            return Err(("security.userns_size", "must be at least 1".into()));
+        }
+        if self.userns_base < self.userns_size {
+            return Err((
+                "security.userns_base",
+                format!(
+                    "must be at least userns_size ({}): the host's ids 0..{} and the container's \
+                     range must not overlap, or a shifted owner could not be told from an unshifted one",
+                    self.userns_size, self.userns_size
+                ),
+            ));
+        }
+        if self.userns_base.checked_add(self.userns_size).is_none() {
+            return Err((
+                "security.userns_size",
+                format!(
+                    "{} ids from {} run past the last id (4294967295)",
+                    self.userns_size, self.userns_base
+                ),
+            ));
+        }
+        Ok(Some(IdRange {
+            base: self.userns_base,
+            size: self.userns_size,
+        }))
     }
 
     fn seccomp_denied(&self) -> Result<Option<Vec<String>>, Invalid> {
@@ -319,6 +414,34 @@ mod tests {
         assert_eq!(key, "security.mask");
         let (key, _) = parse("readonly = [\"/proc/../etc\"]").unwrap_err();
         assert_eq!(key, "security.readonly");
+    }
+
+    #[test]
+    fn the_user_namespace_is_off_by_default_and_maps_a_range() {
+        assert_eq!(parse("").unwrap().userns, None);
+        let range = parse("userns = true").unwrap().userns.unwrap();
+        assert_eq!((range.base, range.size), (100_000, 65_536));
+        assert_eq!(range.to_host(0), Some(100_000));
+        assert_eq!(range.to_host(65_536), None);
+        assert_eq!(range.to_inside(100_005), Some(5));
+        assert_eq!(range.to_inside(5), None);
+        let range = parse("userns = true\nuserns_base = 200000\nuserns_size = 1000")
+            .unwrap()
+            .userns
+            .unwrap();
+        assert_eq!((range.base, range.size), (200_000, 1000));
+        for (text, key) in [
+            ("userns = true\nuserns_base = 0", "security.userns_base"),
+            ("userns = true\nuserns_base = 1000", "security.userns_base"),
+            ("userns = true\nuserns_size = 0", "security.userns_size"),
+            (
+                "userns = true\nuserns_base = 4294967000",
+                "security.userns_size",
+            ),
+            ("userns_base = 200000", "security.userns"),
+        ] {
+            assert_eq!(parse(text).unwrap_err().0, key, "{text}");
+        }
     }
 
     #[test]

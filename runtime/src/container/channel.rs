@@ -12,6 +12,8 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use super::InitError;
 
 const GO: u8 = b'G';
+/// The user namespace's id maps are written.
+const MAPPED: u8 = b'M';
 const MAX_MESSAGE: usize = 4096;
 
 pub struct ParentChannel(OwnedFd);
@@ -38,6 +40,10 @@ pub enum SetupOutcome {
 impl ParentChannel {
     pub fn send_go(&self) -> nix::Result<usize> {
         nix::unistd::write(&self.0, &[GO])
+    }
+
+    pub fn send_mapped(&self) -> nix::Result<usize> {
+        nix::unistd::write(&self.0, &[MAPPED])
     }
 
     /// Waits for the child's verdict. A blocked child (e.g. a mount stuck on
@@ -76,10 +82,18 @@ impl ParentChannel {
 
 impl ChildChannel {
     pub fn wait_for_go(&self) -> Result<(), InitError> {
+        self.wait_for(GO)
+    }
+
+    pub fn wait_for_mapped(&self) -> Result<(), InitError> {
+        self.wait_for(MAPPED)
+    }
+
+    fn wait_for(&self, expected: u8) -> Result<(), InitError> {
         let mut byte = [0u8; 1];
         loop {
             match nix::unistd::read(self.0.as_raw_fd(), &mut byte) {
-                Ok(1) if byte[0] == GO => return Ok(()),
+                Ok(1) if byte[0] == expected => return Ok(()),
                 Err(nix::Error::EINTR) => continue,
                 _ => {
                     return Err(InitError::Channel(

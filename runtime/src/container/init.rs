@@ -18,6 +18,13 @@ pub fn run(
     channel: &ChildChannel,
     console: &OwnedFd,
 ) -> Result<Infallible, InitError> {
+    if plan.userns.is_some() {
+        channel.wait_for_mapped()?;
+        super::take_root_ids().map_err(|source| InitError::Syscall {
+            what: "take root's ids in the user namespace",
+            source,
+        })?;
+    }
     attach_console(console)?;
     reset_signals();
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());

@@ -112,6 +112,9 @@ pub struct InitPlan {
     pub root_overlay: Option<PlannedMount>,
     /// The system-call filter, compiled before the clone.
     pub seccomp: Option<Vec<libc::sock_filter>>,
+    /// The user namespace's mapping: the supervisor writes it, and the
+    /// child waits for it before anything else.
+    pub userns: Option<crate::config::IdRange>,
 }
 
 impl InitPlan {
@@ -131,6 +134,10 @@ impl InitPlan {
                 LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
                 LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
                 LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+                // Made in the same clone, so the user namespace owns every
+                // other one: root inside can mount its /proc, configure its
+                // network and set its hostname.
+                LinuxNamespaceType::User => libc::CLONE_NEWUSER,
                 // The cgroup namespace is entered after joining the cgroup.
                 LinuxNamespaceType::Cgroup => 0,
                 _ => 0,
@@ -190,8 +197,20 @@ impl InitPlan {
                 .map(crate::seccomp::compile)
                 .transpose()
                 .map_err(|error| SpecError::Seccomp(error.to_string()))?,
+            userns: settings.userns,
         })
     }
+}
+
+/// Takes ids 0 of the user namespace the process has just entered. It comes
+/// in with the host's root ids, which the namespace does not map: files it
+/// made would fail with EOVERFLOW. It already holds every capability there.
+pub fn take_root_ids() -> nix::Result<()> {
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)?;
+    nix::unistd::setgroups(&[])?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
 }
 
 /// A random RFC 4122 v4 UUID, for boot ids.
@@ -260,6 +279,17 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// Maps ids 0.. of the child's user namespace to the range, for users and
+/// groups. Written by us (root on the host), so `setgroups` stays allowed.
+fn write_id_maps(pid: i32, range: crate::config::IdRange) -> nix::Result<()> {
+    let line = format!("0 {} {}\n", range.base, range.size);
+    for file in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{file}"), &line)
+            .map_err(|error| nix::Error::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))?;
+    }
+    Ok(())
+}
+
 /// Short wait for a message the child may already have queued, when our own
 /// side failed first.
 const CHILD_REPORT_PEEK: Duration = Duration::from_millis(5);
@@ -322,10 +352,17 @@ pub fn spawn(
         }
         reap_within(pid, ABANDON_REAP_WAIT);
     };
+    // In a user namespace the child waits for its ids before anything else.
+    let mapped = match plan.userns {
+        None => Ok(()),
+        Some(range) => write_id_maps(pid, range)
+            .and_then(|()| parent_channel.send_mapped().map(drop))
+            .map_err(|error| SpawnError::Setup(format!("cannot map the user namespace: {error}"))),
+    };
     // The child builds its mount tree meanwhile and may already have failed:
     // its own message, queued on the channel, explains more than ours.
-    let own_error = match cgroup.attach(pid) {
-        Err(error) => Some(SpawnError::from(error)),
+    let own_error = match mapped.and_then(|()| cgroup.attach(pid).map_err(SpawnError::from)) {
+        Err(error) => Some(error),
         Ok(()) => match prepare(pid) {
             Err(message) => Some(SpawnError::Prepare(message)),
             Ok(()) => parent_channel

@@ -20,6 +20,19 @@ pub enum LifecycleError {
     OrphanedInit { name: String, pid: i32 },
     #[error("container {name} is not running")]
     NotRunning { name: String },
+    #[error("container {name}: the root {root} is not owned by its user namespace's ids ({range}): run `vroot userns shift {name}` once, on one node, while no container runs on it; or set [security] userns = false")]
+    RootNotShifted {
+        name: String,
+        root: PathBuf,
+        range: String,
+    },
+    #[error("container {name}: [security] userns is off in {config}: there is no range to shift by (turn it on first; unshift before turning it off)")]
+    NoUserNamespace { name: String, config: PathBuf },
+    #[error("container {name}: shifting owners: {source}")]
+    IdShift {
+        name: String,
+        source: crate::id_shift::ShiftError,
+    },
     #[error("container {name}: root {root} does not exist or is not a directory (fix `root` in {config})")]
     RootMissing {
         name: String,

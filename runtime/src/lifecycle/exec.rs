@@ -99,6 +99,8 @@ enum JoinError {
     Namespaces { pid: i32, source: nix::Error },
     #[error("cannot chdir to /: {0}")]
     Chdir(nix::Error),
+    #[error("cannot take root's ids in the container's user namespace: {0}")]
+    RootIds(nix::Error),
     #[error(transparent)]
     Capabilities(#[from] crate::capabilities::CapabilityError),
     #[error(transparent)]
@@ -111,10 +113,18 @@ fn join(target: &Target) -> Result<(), JoinError> {
     target
         .cgroup
         .attach_beside(std::process::id() as i32, target.init.pid)?;
-    setns(&target.pidfd, JOINED_NAMESPACES).map_err(|source| JoinError::Namespaces {
+    // With a user namespace, one setns through the pidfd joins it with the
+    // others (the kernel orders them); then take its root's ids, as the
+    // init did.
+    let userns = target.settings.userns.is_some();
+    let flags = JOINED_NAMESPACES | if userns { libc::CLONE_NEWUSER } else { 0 };
+    setns(&target.pidfd, flags).map_err(|source| JoinError::Namespaces {
         pid: target.init.pid,
         source,
     })?;
+    if userns {
+        crate::container::take_root_ids().map_err(JoinError::RootIds)?;
+    }
     nix::unistd::chdir("/").map_err(JoinError::Chdir)?;
     capabilities::restrict_to(&target.settings.capabilities)?;
     if let Some(program) = &target.seccomp {

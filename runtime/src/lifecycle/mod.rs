@@ -6,6 +6,7 @@ pub mod exec;
 pub mod fence;
 pub mod halt;
 pub mod inspect;
+pub mod shift;
 pub mod start;
 pub mod stop;
 pub mod teardown;

@@ -137,6 +137,17 @@ fn fill_layer(checked: &Checked) -> Result<HeldLock, LifecycleError> {
     host_layer::prepare(&checked.config, &checked.layer, &checked.plan, &host_name())
         .map_err(LifecycleError::from)
         .map_err(discard)?;
+    // The container's root is BASE on the host: it must own what it reads
+    // and writes of its layer (vroot wrote it as the host's root), and the
+    // overlay work directories its kernel mounts use.
+    if let Some(range) = checked.config.security.userns {
+        crate::id_shift::shift_tree(layer_dir, range, crate::id_shift::Direction::Into)
+            .map_err(|source| LifecycleError::IdShift {
+                name: name.to_string(),
+                source,
+            })
+            .map_err(discard)?;
+    }
     Ok(lock)
 }
 
@@ -174,6 +185,22 @@ fn preflight(config: &ContainerConfig) -> Result<(), LifecycleError> {
     let is_file = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
     if !is_file || stat.st_mode & 0o111 == 0 {
         return Err(init_missing());
+    }
+    if let Some(range) = config.security.userns {
+        let shifted = crate::id_shift::is_shifted(&config.root, range).map_err(|source| {
+            LifecycleError::Io {
+                name: name.clone(),
+                what: format!("read the owner of {}", config.root.display()),
+                source,
+            }
+        })?;
+        if !shifted {
+            return Err(LifecycleError::RootNotShifted {
+                name,
+                root: config.root.clone(),
+                range: crate::id_shift::describe(range),
+            });
+        }
     }
     ContainerCgroup::on_host(&format!("/{}/{}", spec::CGROUP_PARENT, config.name))
         .map_err(|source| LifecycleError::Cgroup { name, source })?;

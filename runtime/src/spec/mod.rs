@@ -18,7 +18,7 @@ use vroot_overlays::layout::LayerPaths;
 use vroot_overlays::plan::{LayerMount, Plan};
 
 use crate::capabilities;
-use crate::config::{ContainerConfig, FencePolicy, OnHang, OnReboot};
+use crate::config::{ContainerConfig, FencePolicy, IdRange, OnHang, OnReboot};
 use crate::network::Interface;
 use crate::signal::RawSignal;
 
@@ -220,20 +220,27 @@ pub const ANNOTATION_LAYER: &str = "org.vroot.layer";
 
 /// The per-host layer's mounts, as spec entries: the root overlay (in
 /// `overlayfs` mode) first, at `/`, then the entries' mounts in order.
-fn layer_mounts(layer: &LayerPaths, plan: &Plan) -> Result<Vec<Mount>, SpecError> {
+/// The per-host layer's mounts. In a user namespace, overlayfs keeps its
+/// own metadata in `user.overlay.*` xattrs (`userxattr`): the `trusted.*`
+/// ones need the host's CAP_SYS_ADMIN.
+fn layer_mounts(layer: &LayerPaths, plan: &Plan, in_userns: bool) -> Result<Vec<Mount>, SpecError> {
     let host = |path: std::path::PathBuf| path.to_string_lossy().into_owned();
+    let overlay_options = |upper: std::path::PathBuf, work: std::path::PathBuf| {
+        let mut options = vec![
+            LAYER_MOUNT.to_string(),
+            format!("upperdir={}", host(upper)),
+            format!("workdir={}", host(work)),
+        ];
+        if in_userns {
+            options.push("userxattr".to_string());
+        }
+        options
+    };
     let mut mounts = Vec::new();
     if let Some(work) = &plan.root_work {
-        mounts.push(mount(
-            "/",
-            "overlay",
-            "overlay",
-            &[
-                LAYER_MOUNT,
-                &format!("upperdir={}", host(layer.root())),
-                &format!("workdir={}", host(layer.work(work))),
-            ],
-        )?);
+        let options = overlay_options(layer.root(), layer.work(work));
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        mounts.push(mount("/", "overlay", "overlay", &options)?);
     }
     for planned in &plan.mounts {
         mounts.push(match planned {
@@ -244,16 +251,11 @@ fn layer_mounts(layer: &LayerPaths, plan: &Plan) -> Result<Vec<Mount>, SpecError
                 }
                 mount(target, "bind", &host(layer.copy_of(target)), &options)?
             }
-            LayerMount::ParentOverlay { target, work } => mount(
-                target,
-                "overlay",
-                "overlay",
-                &[
-                    LAYER_MOUNT,
-                    &format!("upperdir={}", host(layer.copy_of(target))),
-                    &format!("workdir={}", host(layer.work(work))),
-                ],
-            )?,
+            LayerMount::ParentOverlay { target, work } => {
+                let options = overlay_options(layer.copy_of(target), layer.work(work));
+                let options: Vec<&str> = options.iter().map(String::as_str).collect();
+                mount(target, "overlay", "overlay", &options)?
+            }
             LayerMount::Tmpfs { target, mode } => mount(
                 target,
                 "tmpfs",
@@ -347,7 +349,7 @@ pub fn render(
         )?,
         mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"])?,
     ];
-    let per_host = layer_mounts(layer, plan)?;
+    let per_host = layer_mounts(layer, plan, config.security.userns.is_some())?;
     let (root_overlay, entries): (Vec<Mount>, Vec<Mount>) = per_host
         .into_iter()
         .partition(|m| m.destination() == std::path::Path::new("/"));
@@ -384,15 +386,23 @@ pub fn render(
         resources = resources.pids(LinuxPidsBuilder::default().limit(pids as i64).build()?);
     }
 
-    let linux = LinuxBuilder::default()
-        .namespaces(vec![
-            namespace(LinuxNamespaceType::Pid)?,
-            namespace(LinuxNamespaceType::Network)?,
-            namespace(LinuxNamespaceType::Ipc)?,
-            namespace(LinuxNamespaceType::Uts)?,
-            namespace(LinuxNamespaceType::Mount)?,
-            namespace(LinuxNamespaceType::Cgroup)?,
-        ])
+    let mut namespaces = vec![
+        namespace(LinuxNamespaceType::Pid)?,
+        namespace(LinuxNamespaceType::Network)?,
+        namespace(LinuxNamespaceType::Ipc)?,
+        namespace(LinuxNamespaceType::Uts)?,
+        namespace(LinuxNamespaceType::Mount)?,
+        namespace(LinuxNamespaceType::Cgroup)?,
+    ];
+    let mut linux = LinuxBuilder::default();
+    if let Some(range) = config.security.userns {
+        namespaces.push(namespace(LinuxNamespaceType::User)?);
+        linux = linux
+            .uid_mappings(vec![id_mapping(range)?])
+            .gid_mappings(vec![id_mapping(range)?]);
+    }
+    let linux = linux
+        .namespaces(namespaces)
         .devices(devices)
         .resources(resources.build()?)
         .cgroups_path(PathBuf::from(cgroup_path_for(&config.name)))
@@ -491,6 +501,8 @@ pub struct RuntimeSettings {
     pub network: Vec<Interface>,
     /// The system calls the filter denies; `None`: no filter.
     pub seccomp: Option<Vec<String>>,
+    /// The user namespace's mapping, when the container has one.
+    pub userns: Option<IdRange>,
 }
 
 /// The config's interfaces with what vroot derives filled in: veth host
@@ -615,8 +627,39 @@ impl RuntimeSettings {
             fence,
             network,
             seccomp,
+            userns: id_range(linux)?,
         })
     }
+}
+
+/// The one mapping vroot writes (users and groups alike), from the spec.
+fn id_range(linux: &oci_spec::runtime::Linux) -> Result<Option<IdRange>, SpecError> {
+    let has_userns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == LinuxNamespaceType::User);
+    if !has_userns {
+        return Ok(None);
+    }
+    let mapping = linux
+        .uid_mappings()
+        .as_ref()
+        .and_then(|mappings| mappings.first())
+        .filter(|mapping| mapping.container_id() == 0)
+        .ok_or(SpecError::Missing("linux.uidMappings (container id 0)"))?;
+    Ok(Some(IdRange {
+        base: mapping.host_id(),
+        size: mapping.size(),
+    }))
+}
+
+fn id_mapping(range: IdRange) -> Result<oci_spec::runtime::LinuxIdMapping, SpecError> {
+    Ok(oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(range.base)
+        .size(range.size)
+        .build()?)
 }
 
 #[cfg(test)]

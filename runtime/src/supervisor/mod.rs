@@ -150,6 +150,9 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Superviso
 
 /// Runs a container until it stops for good; returns the exit code of
 /// `vroot start --foreground` (0 on poweroff, 128+signal on a crash).
+/// The `tty` group of Debian and most distributions, which owns terminals.
+const TTY_GID: u32 = 5;
+
 pub fn run(
     spec: Spec,
     paths: HostPaths,
@@ -293,6 +296,21 @@ impl Supervisor {
             what: "open the console pty",
             source,
         })?;
+        if let Some(range) = self.settings.userns {
+            // The container's root and tty group are BASE and BASE+5 here:
+            // it must own its console and the cgroup it manages.
+            let tty_group = range.to_host(TTY_GID).unwrap_or(range.base);
+            nix::unistd::fchown(
+                std::os::fd::AsRawFd::as_raw_fd(&pty.slave),
+                Some(nix::unistd::Uid::from_raw(range.base)),
+                Some(nix::unistd::Gid::from_raw(tty_group)),
+            )
+            .map_err(|source| SupervisorError::Sys {
+                what: "give the console to the user namespace",
+                source,
+            })?;
+            self.cgroup.delegate_payload(range.base, range.base)?;
+        }
         let plan = InitPlan::from_spec(&self.spec, self.cgroup.layout().clone())?;
         let mut attachment: Option<Attachment> = None;
         let name = self.settings.name.clone();
