@@ -207,7 +207,7 @@ fn making_a_block_device_node_is_refused() {
 }
 
 #[test]
-fn reading_a_host_block_device_is_refused() {
+fn reading_or_mounting_a_host_block_device_is_refused() {
     let host = Host::new("esc-blk");
     let (major, minor) = host_block_device(&host.dir);
     // A node planted in the shared root itself, as a careless or hostile
@@ -220,6 +220,17 @@ fn reading_a_host_block_device_is_refused() {
     host.config("escblk", &root, "");
     host.ok(&["start", "escblk"]);
     assert_eq!(inside(&host, "escblk", &["read", "/blk"]), "errno=EPERM");
+    // Mounting it needs the same open, and is refused the same way.
+    let mounted = host.exec(
+        "escblk",
+        &["sh", "-c", "mkdir -p /tmp/m && mount -t ext4 /blk /tmp/m"],
+    );
+    assert!(!mounted.status.success());
+    let said = text(&mounted.stderr).to_lowercase();
+    assert!(
+        said.contains("not permitted") || said.contains("permission denied"),
+        "{said}"
+    );
     host.ok(&["stop", "escblk"]);
 }
 
