@@ -21,7 +21,10 @@ Scenarios, in order, on one cluster:
    both work on the node and do nothing from its container;
 6. on pure cgroup v2, the BPF device program keeps the node's disk out of
    the container's reach: mknod and open of a node for it fail inside;
-7. the node's OS shuts down: containers stop before the NFS mount is
+7. a user-namespace container on NFS: the root is shifted over NFS, the
+   init runs as an unprivileged host user, fusectl is refused, and its
+   cgroup2 subtree is delegated;
+8. the node's OS shuts down: containers stop before the NFS mount is
    released, and the VM powers off without hanging.
 """
 import argparse
@@ -410,6 +413,42 @@ def the_node_disk_stays_out_of_reach_on_cgroup_v2(cluster, facts):
                                      "from its container, mknod and open get EPERM")
 
 
+def a_user_namespace_container_runs_on_the_nfs_root(cluster, facts):
+    """[security] userns = true on NFS, which has no idmapped mounts: the
+    root is shifted over NFS (owners 100000.. on the server too), and the
+    container's root is an unprivileged host user on a pure cgroup v2 node."""
+    b, storage = cluster.nodes["b"], cluster.storage
+    b.ok("cp -a /vz/private/bb /vz/private/ub", 120)
+    b.ok("cat > /etc/vroot/uweb.toml <<'EOF'\n"
+         "root = \"/vz/private/ub\"\nstop_timeout = 10\n[security]\nuserns = true\nEOF")
+    code, output = b.run("vroot start uweb", 60)
+    assert code != 0 and "vroot userns shift uweb" in output, \
+        f"an unshifted root was not refused ({code}): {output}"
+    shifted = b.ok("vroot userns shift uweb", 120)
+    assert "uweb: root: " in shifted, shifted
+    assert storage.ok(f"stat -c %u {EXPORT}/ub/bin") == "100000", "the server sees other owners"
+    started = False
+    try:
+        b.ok("vroot start uweb", 60)
+        started = True
+        init_uid = b.ok(f"grep ^Uid: /proc/{status(b, 'uweb')['init_pid']}/status").split()[1]
+        assert init_uid == "100000", f"the init runs as host uid {init_uid}"
+        b.ok("vroot exec uweb -- sh -c 'echo userns > /root/userns-note'")
+        assert storage.ok(f"stat -c %u:%g {EXPORT}/ub/root/userns-note") == "100000:100000"
+        code, output = b.run("vroot exec uweb -- sh -c "
+                             "'mkdir -p /tmp/m && mount -t fusectl none /tmp/m'")
+        assert code != 0, f"fusectl mounted inside a user namespace: {output}"
+        # Its cgroup is delegated: it makes children of its own.
+        b.ok("vroot exec uweb -- mkdir /sys/fs/cgroup/userns-child")
+        b.ok("vroot stop uweb", 60)
+        started = False
+    finally:
+        if started:
+            try_quietly(b, "vroot stop --kill uweb")
+    facts["user namespace"] = ("root shifted over NFS (server sees 100000); init is host uid "
+                               "100000; fusectl refused; cgroup2 subtree delegated")
+
+
 def shutdown_stops_containers_before_the_storage(cluster, facts):
     a = cluster.nodes["a"]
     assert status(a)["state"] == "running"
@@ -437,6 +476,7 @@ SCENARIOS = [
     storage_death_is_fenced_and_recovers,
     kcore_and_sysrq_stay_out_of_reach,
     the_node_disk_stays_out_of_reach_on_cgroup_v2,
+    a_user_namespace_container_runs_on_the_nfs_root,
     shutdown_stops_containers_before_the_storage,
 ]
 
