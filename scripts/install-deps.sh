@@ -15,7 +15,8 @@ packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bi
           # The VM suite: the NFS server's user space is copied into the storage VM, depmod
           # lists the guest kernel's modules, mke2fs makes the disk images.
           nfs-kernel-server kmod e2fsprogs
-          gcc libc6-dev)  # the escape battery's probe is built with `cc -static`
+          gcc libc6-dev  # the escape battery's probe is built with `cc -static`
+          g++)  # libfuzzer-sys builds libFuzzer (C++) for scripts/fuzz.sh
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)
 fi

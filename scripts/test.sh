@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs all of them: formatting, lints,
-# unit tests, and the integration tests on real namespaces (needs root).
+# unit tests, the integration tests on real namespaces (needs root), a short
+# fuzz pass (docs/FUZZING.md) and the VM suite.
 #
 #   sudo scripts/test.sh
 set -euo pipefail
@@ -20,5 +21,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test (unit and integration)"
 # The integration tests mostly wait on containers booting: more threads than cores is fine.
 cargo test --workspace -- --test-threads=4
+echo "== fuzz (30 s per target)"
+bash scripts/fuzz.sh 30
 echo "== VM suite (NFS shared root, two nodes, storage failure, shutdown)"
 bash tests/vm/run.sh
