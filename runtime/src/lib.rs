@@ -19,6 +19,7 @@ pub mod id_shift;
 pub mod init_end;
 pub mod lifecycle;
 pub mod lock;
+pub mod logging;
 pub mod mountinfo;
 pub mod network;
 pub mod paths;

@@ -111,7 +111,7 @@ pub fn stop(
                     reason: format!(
                         "the supervisor did not finish within {}s and goes on trying (see {}); `vroot stop --kill {name}` kills at once",
                         (timeout + teardown::KILL_GRACE + Duration::from_secs(10)).as_secs(),
-                        paths.supervisor_log(name).display()
+                        crate::logging::where_logged(paths, name)
                     ),
                 });
             }

@@ -166,6 +166,10 @@ pub fn run(
     // In the foreground the reporter's one line is the whole story on stderr;
     // in the background the log keeps it too.
     let foreground = matches!(reporter, Reporter::Stderr);
+    crate::logging::init(
+        crate::logging::supervisor_sink(&paths, &name, foreground),
+        &name,
+    );
     let mut supervisor = match Supervisor::prepare(spec, paths, owner_lock, layer_lock) {
         Ok(supervisor) => supervisor,
         Err((error, files, state_root)) => {
@@ -176,7 +180,7 @@ pub fn run(
     };
     if let Err(error) = supervisor.boot() {
         if !foreground {
-            supervisor.log(&format!("start failed: {error}"));
+            supervisor.error(&format!("start failed: {error}"));
         }
         supervisor.quiet = foreground;
         let _ = supervisor.finish(1);
@@ -281,12 +285,20 @@ impl Supervisor {
     }
 
     fn log(&self, message: &str) {
-        eprintln!("{} vroot[{}]: {message}", now_rfc3339(), self.settings.name);
+        tracing::info!("{message}");
+    }
+
+    fn warn(&self, message: &str) {
+        tracing::warn!("{message}");
+    }
+
+    fn error(&self, message: &str) {
+        tracing::error!("{message}");
     }
 
     fn save_state(&self) {
         if let Err(error) = self.state.save(&self.files.state_json()) {
-            self.log(&format!("cannot save state: {error}"));
+            self.warn(&format!("cannot save state: {error}"));
         }
     }
 
@@ -509,7 +521,7 @@ impl Supervisor {
         self.log(&format!("{reason}: fencing the container"));
         let mut marker = FenceMarker::new(&self.settings.name, FencedBy::Watchdog, &reason);
         if let Err(error) = marker.save(&self.paths) {
-            self.log(&format!("cannot write the fenced marker: {error}"));
+            self.error(&format!("cannot write the fenced marker: {error}"));
         }
         let record = self
             .boot
@@ -542,7 +554,7 @@ impl Supervisor {
                 }
             ));
         } else {
-            self.log(&format!("fence incomplete: {}", report.failure()));
+            self.error(&format!("fence incomplete: {}", report.failure()));
         }
         self.watchdog.disarm();
     }
@@ -559,7 +571,7 @@ impl Supervisor {
             return Some(self.finish(EXIT_FENCED));
         }
         if let Err(error) = teardown::remove_cgroup(&self.cgroup) {
-            self.log(&format!("cannot clean up after the fence: {error}"));
+            self.warn(&format!("cannot clean up after the fence: {error}"));
             return Some(self.finish(EXIT_FENCED));
         }
         self.state.phase = Phase::Fenced;
@@ -573,7 +585,7 @@ impl Supervisor {
         match FenceMarker::load(&self.paths, &self.settings.name) {
             Some(marker) if marker.by == FencedBy::Watchdog => {
                 if let Err(error) = FenceMarker::clear(&self.paths, &self.settings.name) {
-                    self.log(&format!("cannot clear the fenced marker: {error}"));
+                    self.warn(&format!("cannot clear the fenced marker: {error}"));
                     return;
                 }
             }
@@ -589,7 +601,7 @@ impl Supervisor {
         }
         self.log("the storage answers again: starting the container");
         if let Err(error) = self.boot() {
-            self.log(&format!("start after recovery failed: {error}"));
+            self.error(&format!("start after recovery failed: {error}"));
             self.done = Some(self.finish(1));
         }
     }
@@ -702,7 +714,7 @@ impl Supervisor {
         }
         self.log(&format!("{reason}: killing every process in the container"));
         if let Err(error) = self.cgroup.kill_all() {
-            self.log(&format!("cannot kill the container's cgroup: {error}"));
+            self.error(&format!("cannot kill the container's cgroup: {error}"));
         }
     }
 
@@ -792,13 +804,13 @@ impl Supervisor {
         match step {
             NextStep::BootAgain => {
                 if let Err(error) = teardown::remove_cgroup(&self.cgroup) {
-                    self.log(&format!("cannot clean up before the reboot: {error}"));
+                    self.warn(&format!("cannot clean up before the reboot: {error}"));
                     return Some(self.finish(1));
                 }
                 match self.boot() {
                     Ok(()) => None,
                     Err(error) => {
-                        self.log(&format!("reboot failed: {error}"));
+                        self.error(&format!("reboot failed: {error}"));
                         Some(self.finish(1))
                     }
                 }
@@ -823,7 +835,7 @@ impl Supervisor {
                 exit_code,
             ),
             Err(error) => {
-                self.log(&format!("cleanup failed: {error}"));
+                self.warn(&format!("cleanup failed: {error}"));
                 (
                     Reply {
                         ok: false,
