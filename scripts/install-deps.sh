@@ -16,6 +16,7 @@ packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bi
           # lists the guest kernel's modules, mke2fs makes the disk images.
           nfs-kernel-server kmod e2fsprogs
           gcc libc6-dev  # the escape battery's probe is built with `cc -static`
+          man-db groff-base  # tests/docs/check.sh renders the generated man pages
           g++)  # libfuzzer-sys builds libFuzzer (C++) for scripts/fuzz.sh
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)

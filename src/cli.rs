@@ -28,6 +28,9 @@ pub enum Command {
         /// Clear the fenced marker first (an explicit start after a fence).
         #[arg(long)]
         unfence: bool,
+        /// Print each step and its time (on stderr).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Power a container off; kill it after the timeout.
     Stop {
@@ -50,6 +53,9 @@ pub enum Command {
         name: String,
         #[arg(long)]
         timeout: Option<u64>,
+        /// Print each step of the start and its time (on stderr).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Show a container's state. Exit code: 0 running, 3 not running, 4 unknown.
     Status {
@@ -106,6 +112,22 @@ pub enum Command {
         /// The vroot binary the units run (default: this one).
         #[arg(long)]
         binary: Option<std::path::PathBuf>,
+        /// The units as the Debian package ships them: for any storage.toml,
+        /// with the default deadlines (packaging only).
+        #[arg(long)]
+        packaged: bool,
+    },
+    /// Check this host: kernel features, the shared storage, that vroot's
+    /// own paths and the per-host layers are off the shared storage and on
+    /// local disks, and the systemd units. Prints one line per check, with
+    /// the fix for each that fails. Exit code: 0 when no check fails.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+        /// Check the units in this directory (default: /etc/systemd/system,
+        /// and not at all on a host without systemd).
+        #[arg(long)]
+        units_dir: Option<std::path::PathBuf>,
     },
     /// Link the cluster agents to this binary at their Debian paths:
     /// /usr/sbin/fence_vroot and /usr/lib/ocf/resource.d/vroot/container.
@@ -148,6 +170,13 @@ pub enum Command {
     Userns {
         #[command(subcommand)]
         command: UsernsCommand,
+    },
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Written below: man/man1, man/man5 and completions.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 

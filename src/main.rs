@@ -3,7 +3,11 @@
 
 mod agents;
 mod cli;
+mod config_reference;
+mod doctor_output;
+mod generate_docs;
 mod output;
+mod progress_output;
 mod stop_all;
 
 use std::process::ExitCode;
@@ -53,13 +57,18 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             name,
             foreground,
             unfence,
+            verbose,
         } => {
             if unfence {
                 lifecycle::fence::unfence(paths, &name)?;
             }
-            match start_checked(paths, &name, foreground)? {
+            let began = std::time::Instant::now();
+            match start_checked(paths, &name, foreground, verbose)? {
                 Started::Background { init_pid } => {
-                    println!("{name}: started (init pid {init_pid})");
+                    println!(
+                        "{name}: started (init pid {init_pid}) in {}",
+                        progress_output::duration(began.elapsed())
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Started::Foreground { exit_code } => {
@@ -82,11 +91,19 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
                 timeout: timeout.map(Duration::from_secs),
                 kill,
             };
-            let stopped = lifecycle::stop::stop(paths, &name, options)?;
+            let mut progress = progress_output::Terminal {
+                name: name.clone(),
+                verbose: false,
+            };
+            let stopped = lifecycle::stop::stop_reporting(paths, &name, options, &mut progress)?;
             println!("{}", output::stopped_line(&name, stopped));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Restart { name, timeout } => {
+        Command::Restart {
+            name,
+            timeout,
+            verbose,
+        } => {
             let options = StopOptions {
                 timeout: timeout.map(Duration::from_secs),
                 kill: false,
@@ -95,9 +112,13 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             lifecycle::start::check(paths, &name)?;
             vroot_bootstrap::start::check_storage(paths, &name).map_err(start_error)?;
             lifecycle::stop::stop(paths, &name, options)?;
-            match start_checked(paths, &name, false)? {
+            let began = std::time::Instant::now();
+            match start_checked(paths, &name, false, verbose)? {
                 Started::Background { init_pid } => {
-                    println!("{name}: restarted (init pid {init_pid})")
+                    println!(
+                        "{name}: restarted (init pid {init_pid}) in {}",
+                        progress_output::duration(began.elapsed())
+                    )
                 }
                 Started::Foreground { .. } => unreachable!("restart starts in the background"),
             }
@@ -195,13 +216,22 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
         Command::Overlay { command } => run_overlay(command, paths),
         Command::Userns { command } => run_userns(command, paths),
         Command::Storage { command } => run_storage(command, paths),
-        Command::InstallUnits { dir, binary } => {
+        Command::InstallUnits {
+            dir,
+            binary,
+            packaged,
+        } => {
             let binary = match binary {
                 Some(binary) => binary,
                 None => std::env::current_exe()?,
             };
-            let storage = vroot_bootstrap::start::storage_config(paths)?;
-            for unit in vroot_bootstrap::units::install(&dir, &binary, &storage)? {
+            let written = if packaged {
+                vroot_bootstrap::units::install_packaged(&dir, &binary)?
+            } else {
+                let storage = vroot_bootstrap::start::storage_config(paths)?;
+                vroot_bootstrap::units::install(&dir, &binary, &storage)?
+            };
+            for unit in written {
                 println!("{}", unit.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -216,8 +246,18 @@ fn run(command: Command, paths: &HostPaths) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Doctor { json, units_dir } => {
+            let options = vroot_bootstrap::doctor::Options {
+                units_dir,
+                binary: None,
+            };
+            let report = vroot_bootstrap::doctor::run(paths, &options);
+            doctor_output::print(&report, json)?;
+            Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
+        }
         Command::FenceAgent { args } => Ok(agents::run(agents::Agent::Fence, args, paths)),
         Command::OcfAgent { args } => Ok(agents::run(agents::Agent::Ocf, args, paths)),
+        Command::GenerateDocs { out } => generate_docs::generate(&out),
     }
 }
 
@@ -229,8 +269,17 @@ fn start_error(error: vroot_bootstrap::start::StartError) -> anyhow::Error {
     }
 }
 
-fn start_checked(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started> {
-    vroot_bootstrap::start::start(paths, name, foreground).map_err(start_error)
+fn start_checked(
+    paths: &HostPaths,
+    name: &str,
+    foreground: bool,
+    verbose: bool,
+) -> Result<Started> {
+    let mut progress = progress_output::Terminal {
+        name: name.to_string(),
+        verbose,
+    };
+    vroot_bootstrap::start::start(paths, name, foreground, &mut progress).map_err(start_error)
 }
 
 fn run_storage(command: StorageCommand, paths: &HostPaths) -> Result<ExitCode> {
@@ -238,7 +287,11 @@ fn run_storage(command: StorageCommand, paths: &HostPaths) -> Result<ExitCode> {
     let config = vroot_bootstrap::start::storage_config(paths)?;
     match command {
         StorageCommand::Mount => {
-            println!("{}", storage::mount(&config)?);
+            let mut progress = progress_output::Terminal {
+                name: "storage".into(),
+                verbose: false,
+            };
+            println!("{}", storage::mount_reporting(&config, &mut progress)?);
             Ok(ExitCode::SUCCESS)
         }
         StorageCommand::Umount { force, lazy } => {

@@ -7,6 +7,7 @@
 //! It depends on `vroot-runtime`, never the other way round.
 
 pub mod agents;
+pub mod doctor;
 pub mod start;
 pub mod storage;
 pub mod units;

@@ -47,8 +47,15 @@ pub fn check_storage(paths: &HostPaths, name: &str) -> Result<(), StartError> {
     check_root_ready(&storage_config, &config.root).map_err(storage)
 }
 
-pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started, StartError> {
+pub fn start(
+    paths: &HostPaths,
+    name: &str,
+    foreground: bool,
+    progress: &mut dyn vroot_runtime::progress::Progress,
+) -> Result<Started, StartError> {
+    let began = std::time::Instant::now();
     lifecycle::fence::refuse_if_fenced(paths, name)?;
     check_storage(paths, name)?;
-    Ok(lifecycle::start::start(paths, name, foreground)?)
+    progress.step("not fenced; shared storage answers", began.elapsed());
+    Ok(lifecycle::start::start(paths, name, foreground, progress)?)
 }

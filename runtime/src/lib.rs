@@ -24,6 +24,7 @@ pub mod mountinfo;
 pub mod network;
 pub mod paths;
 pub mod process;
+pub mod progress;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;

@@ -3,15 +3,18 @@
 
 mod agents;
 mod busybox;
+mod doctor;
 mod errors;
 mod escape;
 mod fencing;
 mod harness;
 mod hostile;
 mod interactive;
+mod json_schemas;
 mod lint;
 mod network;
 mod overlay;
+mod progress;
 mod pure_cgroup_v2;
 mod security_options;
 mod stop_all;

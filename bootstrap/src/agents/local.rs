@@ -40,9 +40,14 @@ fn power_of(state: RunState) -> Power {
 
 impl LocalContainers {
     fn start_checked(&self, name: &str) -> Result<(), ControlFailure> {
-        crate::start::start(&self.paths, name, false)
-            .map(|_| ())
-            .map_err(|error| ControlFailure::new(error.failure_kind(), error.to_string()))
+        crate::start::start(
+            &self.paths,
+            name,
+            false,
+            &mut vroot_runtime::progress::Quiet,
+        )
+        .map(|_| ())
+        .map_err(|error| ControlFailure::new(error.failure_kind(), error.to_string()))
     }
 }
 

@@ -27,7 +27,7 @@ mod umount;
 pub use config::{StorageConfig, DEFAULT_TARGET};
 pub use error::StorageError;
 pub use fs_type::StorageType;
-pub use mount::{mount, MountOutcome, MountReport};
+pub use mount::{mount, mount_reporting, MountOutcome, MountReport};
 pub use ready::check_root_ready;
 pub use status::{status, Health, StorageStatus};
 pub use umount::umount;

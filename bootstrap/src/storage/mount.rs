@@ -48,6 +48,14 @@ impl std::fmt::Display for MountReport {
 /// Mounts `config`'s storage at its target (see the module comment). To
 /// change a timeout for one call, clone the config and set the field.
 pub fn mount(config: &StorageConfig) -> Result<MountReport, StorageError> {
+    mount_reporting(config, &mut vroot_runtime::progress::Quiet)
+}
+
+/// [`mount`], saying after each failed attempt what it waits for.
+pub fn mount_reporting(
+    config: &StorageConfig,
+    progress: &mut dyn vroot_runtime::progress::Progress,
+) -> Result<MountReport, StorageError> {
     let started = Instant::now();
     let report = |outcome, attempts, message: String| MountReport {
         outcome,
@@ -87,7 +95,7 @@ pub fn mount(config: &StorageConfig) -> Result<MountReport, StorageError> {
     // Planned only now: an existing mount needs no helper.
     let plan = plan::plan(config)?;
     target_dir::create(config)?;
-    let attempts = attempt_until_deadline(config, &plan, started)?;
+    let attempts = attempt_until_deadline(config, &plan, started, progress)?;
     verify_new_mount(config)?;
     Ok(report(
         MountOutcome::Mounted,
@@ -107,6 +115,7 @@ fn attempt_until_deadline(
     config: &StorageConfig,
     plan: &MountPlan,
     started: Instant,
+    progress: &mut dyn vroot_runtime::progress::Progress,
 ) -> Result<u32, StorageError> {
     let deadline = started + config.mount_timeout;
     let mut attempts = 0;
@@ -135,6 +144,14 @@ fn attempt_until_deadline(
                 reason: format!("{}; {}", failure.describe(), failure.hint(config, plan)),
             });
         }
+        progress.waiting(
+            &format!(
+                "the storage (attempt {attempts} failed: {})",
+                failure.describe()
+            ),
+            started.elapsed(),
+            config.mount_timeout,
+        );
         std::thread::sleep(config.retry_interval);
     }
 }

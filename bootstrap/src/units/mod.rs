@@ -43,12 +43,36 @@ pub fn render(binary: &Path, storage: &StorageConfig) -> Vec<(String, String)> {
     ]
 }
 
+/// The units as the Debian package installs them (for any storage config).
+pub fn render_packaged(binary: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            STORAGE_UNIT.to_string(),
+            storage_unit::render_packaged(binary),
+        ),
+        (CONTAINER_UNIT.to_string(), container_unit::render(binary)),
+    ]
+}
+
 /// Writes the units into `dir` (normally /etc/systemd/system); returns the
 /// paths written. The caller runs `systemctl daemon-reload`.
 pub fn install(
     dir: &Path,
     binary: &Path,
     storage: &StorageConfig,
+) -> Result<Vec<PathBuf>, UnitsError> {
+    write_units(dir, binary, render(binary, storage))
+}
+
+/// Writes the package's units into `dir` (a staging tree).
+pub fn install_packaged(dir: &Path, binary: &Path) -> Result<Vec<PathBuf>, UnitsError> {
+    write_units(dir, binary, render_packaged(binary))
+}
+
+fn write_units(
+    dir: &Path,
+    binary: &Path,
+    units: Vec<(String, String)>,
 ) -> Result<Vec<PathBuf>, UnitsError> {
     if !binary.is_absolute() {
         return Err(UnitsError::RelativeBinary {
@@ -59,8 +83,29 @@ pub fn install(
         path: dir.to_path_buf(),
         source,
     })?;
-    render(binary, storage)
+    units
         .iter()
         .map(|(name, content)| install::write_atomically(dir, name, content))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packaged_units_fit_any_storage_config() {
+        let units = render_packaged(Path::new("/usr/sbin/vroot"));
+        let names: Vec<&str> = units.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, [STORAGE_UNIT, CONTAINER_UNIT]);
+        let storage = &units[0].1;
+        assert!(storage.contains("ExecStart=/usr/sbin/vroot storage mount\n"));
+        assert!(storage.contains("ExecStop=/usr/sbin/vroot storage umount\n"));
+        assert!(storage.contains("Description=vroot shared storage (/etc/vroot/storage.toml)\n"));
+        // The default deadlines: 60 s of attempts, 5 s probes, plus slack.
+        assert!(storage.contains("TimeoutStartSec=105\n"), "{storage}");
+        assert!(units[1]
+            .1
+            .contains("ExecStart=/usr/sbin/vroot start --foreground %i\n"));
+    }
 }

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::inspect::{check_name, find};
 use super::{teardown, LifecycleError};
@@ -13,6 +13,7 @@ use crate::config::ContainerConfig;
 use crate::host_layer;
 use crate::lock::{self, HeldLock};
 use crate::paths::HostPaths;
+use crate::progress::{Progress, WAIT_REPORT_INTERVAL};
 use crate::spec;
 use crate::state::Phase;
 use crate::supervisor::{self, Reporter, SETUP_TIMEOUT};
@@ -58,8 +59,19 @@ pub fn check(paths: &HostPaths, name: &str) -> Result<Checked, LifecycleError> {
     })
 }
 
-pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started, LifecycleError> {
+pub fn start(
+    paths: &HostPaths,
+    name: &str,
+    foreground: bool,
+    progress: &mut dyn Progress,
+) -> Result<Started, LifecycleError> {
+    let mut clock = Instant::now();
+    let mut lap = |what: &str, progress: &mut dyn Progress| {
+        progress.step(what, clock.elapsed());
+        clock = Instant::now();
+    };
     let checked = check(paths, name)?;
+    lap("config, root and cgroup hierarchy checked", progress);
     let owner_lock = claim_state_dir(paths, name)?;
     let files = crate::paths::StateFiles::new(&paths.container_state_dir(name));
     let abandon = |error: LifecycleError| {
@@ -67,6 +79,7 @@ pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started,
         error
     };
     let layer_lock = fill_layer(&checked).map_err(abandon)?;
+    lap("per-host layer filled", progress);
     let spec_json = spec::to_json(&checked.spec).map_err(|source| {
         abandon(LifecycleError::Spec {
             name: name.to_string(),
@@ -79,6 +92,7 @@ pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started,
             source,
         }));
     }
+    lap("spec written", progress);
     if foreground {
         let exit_code = supervisor::run(
             checked.spec,
@@ -89,7 +103,7 @@ pub fn start(paths: &HostPaths, name: &str, foreground: bool) -> Result<Started,
         );
         return Ok(Started::Foreground { exit_code });
     }
-    start_in_background(paths, name, checked.spec, owner_lock, layer_lock)
+    start_in_background(paths, name, checked.spec, owner_lock, layer_lock, progress)
 }
 
 /// Takes the per-host layer for this run and fills it. A layer this start
@@ -301,6 +315,7 @@ fn start_in_background(
     spec: oci_spec::runtime::Spec,
     owner_lock: HeldLock,
     layer_lock: HeldLock,
+    progress: &mut dyn Progress,
 ) -> Result<Started, LifecycleError> {
     let sys = |what: &'static str| {
         move |source| LifecycleError::Sys {
@@ -347,7 +362,7 @@ fn start_in_background(
             // The supervisor holds the same locks through the inherited fds.
             drop(owner_lock);
             drop(layer_lock);
-            let report = read_report(name, report_read);
+            let report = read_report(name, report_read, progress);
             if report.is_err() {
                 // A failed start has cleaned up before reporting; waiting
                 // for the supervisor's exit as well means that when the
@@ -381,30 +396,56 @@ fn become_daemon(log_path: &Path) {
 /// How long a supervisor that reported a failed start takes to exit.
 const SUPERVISOR_EXIT_WAIT: Duration = Duration::from_secs(5);
 
-fn read_report(name: &str, report: OwnedFd) -> Result<Started, LifecycleError> {
+fn read_report(
+    name: &str,
+    report: OwnedFd,
+    progress: &mut dyn Progress,
+) -> Result<Started, LifecycleError> {
     let mut file = std::fs::File::from(report);
-    let mut line = String::new();
     let deadline = SETUP_TIMEOUT + Duration::from_secs(30);
+    let began = Instant::now();
     let mut fds = [libc::pollfd {
         fd: file.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     }];
-    // SAFETY: one valid pollfd for the call's duration.
-    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, deadline.as_millis() as i32) };
-    if ready <= 0 {
-        return Err(LifecycleError::Supervisor(format!(
-            "container {name}: the supervisor did not report within {deadline:?}"
-        )));
+    // Polled in slices, so that a slow start says what it waits for.
+    loop {
+        let left = deadline.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            return Err(LifecycleError::Supervisor(format!(
+                "container {name}: the supervisor did not report within {deadline:?}"
+            )));
+        }
+        let slice = left.min(WAIT_REPORT_INTERVAL);
+        // SAFETY: one valid pollfd for the call's duration.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, slice.as_millis() as i32) };
+        if ready > 0 {
+            break;
+        }
+        if ready < 0 && nix::Error::last() != nix::Error::EINTR {
+            return Err(LifecycleError::Supervisor(format!(
+                "container {name}: cannot wait for the supervisor: {}",
+                nix::Error::last()
+            )));
+        }
+        progress.waiting("the container's init to run", began.elapsed(), deadline);
     }
-    let _ = file.read_to_string(&mut line);
-    let line = line.trim();
-    if let Some(pid) = line.strip_prefix("OK ") {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let mut last = "";
+    for line in text.lines() {
+        match crate::progress::decode_step(line) {
+            Some((what, took)) => progress.step(&what, took),
+            None => last = line.trim(),
+        }
+    }
+    if let Some(pid) = last.strip_prefix("OK ") {
         return Ok(Started::Background {
             init_pid: pid.parse().unwrap_or(0),
         });
     }
-    let message = line
+    let message = last
         .strip_prefix("ERR ")
         .map(str::to_string)
         .unwrap_or_else(|| format!("container {name}: the supervisor died during the start"));

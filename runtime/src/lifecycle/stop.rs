@@ -39,6 +39,16 @@ pub fn stop(
     name: &str,
     options: StopOptions,
 ) -> Result<Stopped, LifecycleError> {
+    stop_reporting(paths, name, options, &mut crate::progress::Quiet)
+}
+
+/// [`stop`], saying what it waits for while the container powers off.
+pub fn stop_reporting(
+    paths: &HostPaths,
+    name: &str,
+    options: StopOptions,
+    progress: &mut dyn crate::progress::Progress,
+) -> Result<Stopped, LifecycleError> {
     check_name(name)?;
     let deadline = Instant::now() + OWNER_WAIT;
     loop {
@@ -66,10 +76,16 @@ pub fn stop(
             .state
             .as_ref()
             .and_then(|s| s.supervisor.open_pidfd().ok());
-        match control::call(
+        let what = if options.kill {
+            "the container to be killed"
+        } else {
+            "the container to power off"
+        };
+        match control::call_reporting(
             &found.files.control_socket(),
             &request,
             timeout + teardown::KILL_GRACE + Duration::from_secs(10),
+            &mut |elapsed| progress.waiting(what, elapsed, timeout),
         ) {
             Ok((reply, _)) if reply.ok => {
                 // "Stopped" means nothing is left, the supervisor included.

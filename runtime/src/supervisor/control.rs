@@ -54,12 +54,38 @@ pub fn call(
     request: &Request,
     timeout: Duration,
 ) -> Result<(Reply, UnixStream), ControlError> {
+    call_reporting(socket, request, timeout, &mut |_| {})
+}
+
+/// [`call`], telling `waiting` how long it has waited, every
+/// [`crate::progress::WAIT_REPORT_INTERVAL`], until the reply comes.
+pub fn call_reporting(
+    socket: &Path,
+    request: &Request,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(Duration),
+) -> Result<(Reply, UnixStream), ControlError> {
     let stream = UnixStream::connect(socket).map_err(|source| ControlError::Connect {
         path: socket.display().to_string(),
         source,
     })?;
     stream.set_read_timeout(Some(timeout))?;
     (&stream).write_all(&encode(request))?;
+    let began = std::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(began.elapsed());
+        let slice = left.min(crate::progress::WAIT_REPORT_INTERVAL);
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&stream),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let millis = u16::try_from(slice.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis)) {
+            Ok(0) if !left.is_zero() => waiting(began.elapsed()),
+            // Readable, an error to read, or out of time: the read decides.
+            _ => break,
+        }
+    }
     let mut line = String::new();
     let mut reader = BufReader::new(&stream);
     reader.read_line(&mut line)?;

@@ -79,14 +79,18 @@ pub enum Reporter {
 }
 
 impl Reporter {
-    fn send(self, result: Result<i32, String>) {
+    fn send(self, result: Result<i32, String>, steps: &[(String, std::time::Duration)]) {
         match self {
             Reporter::Pipe(fd) => {
-                let line = match result {
+                let mut text: String = steps
+                    .iter()
+                    .map(|(what, took)| crate::progress::encode_step(what, *took))
+                    .collect();
+                text.push_str(&match result {
                     Ok(pid) => format!("OK {pid}\n"),
                     Err(message) => format!("ERR {}\n", message.replace('\n', " ")),
-                };
-                let _ = nix::unistd::write(&fd, line.as_bytes());
+                });
+                let _ = nix::unistd::write(&fd, text.as_bytes());
             }
             Reporter::Stderr => {
                 if let Err(message) = result {
@@ -138,6 +142,8 @@ pub struct Supervisor {
     helpers: Vec<i32>,
     /// Leave the final "stopped" line out (a failed foreground start).
     quiet: bool,
+    /// The first boot's steps and their times, for `vroot start --verbose`.
+    boot_steps: Vec<(String, std::time::Duration)>,
     watchdog: Watchdog,
     /// The event loop ends with this exit code.
     done: Option<i32>,
@@ -174,7 +180,7 @@ pub fn run(
         Ok(supervisor) => supervisor,
         Err((error, files, state_root)) => {
             let _ = teardown::remove_state_dir(&state_root, &files);
-            reporter.send(Err(format!("container {name}: {error}")));
+            reporter.send(Err(format!("container {name}: {error}")), &[]);
             return 1;
         }
     };
@@ -184,10 +190,10 @@ pub fn run(
         }
         supervisor.quiet = foreground;
         let _ = supervisor.finish(1);
-        reporter.send(Err(format!(
-            "container {}: {error}",
-            supervisor.settings.name
-        )));
+        reporter.send(
+            Err(format!("container {}: {error}", supervisor.settings.name)),
+            &[],
+        );
         return 1;
     }
     let init_pid = supervisor
@@ -195,7 +201,7 @@ pub fn run(
         .as_ref()
         .map(|b| b.identity.pid)
         .unwrap_or(0);
-    reporter.send(Ok(init_pid));
+    reporter.send(Ok(init_pid), &supervisor.boot_steps);
     supervisor.event_loop()
 }
 
@@ -279,6 +285,7 @@ impl Supervisor {
             stop: None,
             helpers: Vec::new(),
             quiet: false,
+            boot_steps: Vec::new(),
             watchdog,
             done: None,
         })
@@ -303,7 +310,14 @@ impl Supervisor {
     }
 
     fn boot(&mut self) -> Result<(), SupervisorError> {
+        let mut steps = Vec::new();
+        let mut clock = std::time::Instant::now();
+        let mut lap = |what: String, steps: &mut Vec<(String, std::time::Duration)>| {
+            steps.push((what, clock.elapsed()));
+            clock = std::time::Instant::now();
+        };
         self.cgroup.create(&self.limits)?;
+        lap("cgroup created".into(), &mut steps);
         let pty = open_pty().map_err(|source| SupervisorError::Sys {
             what: "open the console pty",
             source,
@@ -324,7 +338,9 @@ impl Supervisor {
             self.cgroup.delegate_payload(range.base, range.base)?;
         }
         let plan = InitPlan::from_spec(&self.spec, self.cgroup.layout().clone())?;
+        lap("console and plan ready".into(), &mut steps);
         let mut attachment: Option<Attachment> = None;
+        let mut network_took = None;
         let name = self.settings.name.clone();
         let interfaces = &self.settings.network;
         let record_path = self.files.network_json();
@@ -332,8 +348,10 @@ impl Supervisor {
             if interfaces.is_empty() {
                 return Ok(());
             }
+            let began = std::time::Instant::now();
             let netns = Netns::of_process(pid).map_err(|error| error.to_string())?;
             let attached = network::attach(&name, interfaces, netns).map_err(|e| e.to_string())?;
+            network_took = Some(began.elapsed());
             let saved = attached.record().save(&record_path);
             attachment = Some(attached);
             saved.map_err(|error| format!("cannot write {}: {error}", record_path.display()))
@@ -355,6 +373,20 @@ impl Supervisor {
                 return Err(error.into());
             }
         };
+        let spawn_took = clock.elapsed();
+        if let Some(took) = network_took {
+            steps.push((
+                format!("network attached ({} interfaces)", interfaces.len()),
+                took,
+            ));
+        }
+        steps.push((
+            "init set up (namespaces, mounts, /dev) and running".into(),
+            spawn_took.saturating_sub(network_took.unwrap_or_default()),
+        ));
+        if self.boot_steps.is_empty() {
+            self.boot_steps = steps;
+        }
         let identity = ProcessIdentity::of(spawned.pid).unwrap_or(ProcessIdentity {
             pid: spawned.pid,
             start_time: 0,
