@@ -381,7 +381,7 @@ fn placement_checks(
 /// The directories made absolute (the VROOT_* variables may be relative).
 fn absolute_paths(paths: &HostPaths) -> HostPaths {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let absolute = |path: &Path| placement::lexically_normal(&cwd.join(path));
+    let absolute = |path: &Path| crate::storage::lexically_normal(&cwd.join(path));
     HostPaths {
         config_dir: absolute(&paths.config_dir),
         state_dir: absolute(&paths.state_dir),

@@ -250,7 +250,7 @@ pub(crate) fn layer(
     if let Some(detail) = on_storage(&subject, &verdict) {
         return fail(detail);
     }
-    if let Some(root) = root.map(lexically_normal) {
+    if let Some(root) = root.map(crate::storage::lexically_normal) {
         if resolved.path.starts_with(&root) || dir.starts_with(&root) {
             return fail(format!(
                 "{subject} is inside the shared root {}",
@@ -330,22 +330,6 @@ pub(crate) fn container_layer(
         Some(&config.root),
         fix,
     )
-}
-
-/// Drops `.` and resolves `..` by the text alone: the shared root is never
-/// looked at on disk, where it may hang.
-pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 #[cfg(test)]

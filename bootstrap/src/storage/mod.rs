@@ -28,6 +28,6 @@ pub use config::{StorageConfig, DEFAULT_TARGET};
 pub use error::StorageError;
 pub use fs_type::StorageType;
 pub use mount::{mount, mount_reporting, MountOutcome, MountReport};
-pub use ready::check_root_ready;
+pub use ready::{check_root_ready, lexically_normal};
 pub use status::{status, Health, StorageStatus};
 pub use umount::umount;

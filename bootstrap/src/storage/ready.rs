@@ -33,8 +33,8 @@ pub fn check_root_ready(config: &StorageConfig, root: &Path) -> Result<(), Stora
 }
 
 /// Drops `.` and resolves `..` by the text alone: the path is not looked at
-/// on disk, where it may hang.
-fn lexically_normal(path: &Path) -> PathBuf {
+/// on disk, where it may hang (the storage check and `vroot doctor` use it).
+pub fn lexically_normal(path: &Path) -> PathBuf {
     let mut normal = PathBuf::new();
     for component in path.components() {
         match component {
