@@ -209,3 +209,31 @@ fn a_user_namespace_container_has_its_network_and_is_fenced() {
     host.ok(&["stop", "usrnet"]);
     host.assert_nothing_left("usrnet", &root);
 }
+
+#[test]
+fn overlayfs_mode_works_in_a_user_namespace() {
+    let host = Host::new("userns-ovl");
+    let root = shifted_copy(
+        &host,
+        &busybox_root(),
+        "usrovl",
+        "[overlay]\nmode = \"overlayfs\"\n",
+    );
+    host.ok(&["start", "usrovl"]);
+    // The root is an overlay with user.* xattrs (trusted.* needs the host's
+    // CAP_SYS_ADMIN); a write lands in the per-host layer, owned by BASE.
+    let root_mount = host.exec_ok("usrovl", &["grep", " / / ", "/proc/self/mountinfo"]);
+    assert!(
+        root_mount.contains(" - overlay ") && root_mount.contains("userxattr"),
+        "{root_mount}"
+    );
+    host.exec_ok("usrovl", &["sh", "-c", "echo mine > /etc/written-inside"]);
+    assert!(
+        !root.join("etc/written-inside").exists(),
+        "the write reached the shared root"
+    );
+    let layer_copy = host.dir.join("lib/hosts/usrovl/root/etc/written-inside");
+    assert_eq!(std::fs::metadata(&layer_copy).unwrap().uid(), BASE);
+    host.ok(&["stop", "usrovl"]);
+    host.assert_nothing_left("usrovl", &root);
+}
