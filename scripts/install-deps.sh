@@ -17,6 +17,7 @@ packages=(busybox-static debootstrap util-linux iproute2 procps cpio binutils bi
           nfs-kernel-server kmod e2fsprogs
           gcc libc6-dev  # the escape battery's probe is built with `cc -static`
           man-db groff-base  # tests/docs/check.sh renders the generated man pages
+          pcs pacemaker-cli-utils  # tests/package/run.sh runs the guide's pcs commands offline
           g++)  # libfuzzer-sys builds libFuzzer (C++) for scripts/fuzz.sh
 if [ "${1:-}" = "--bench" ]; then
     packages+=(lxc crun systemd-container hyperfine)

@@ -86,6 +86,35 @@ fence_vroot -o metadata | grep -q '<resource-agent name="fence_vroot"' \
 /usr/lib/ocf/resource.d/vroot/container meta-data | grep -q '<resource-agent' \
     || fail "the OCF agent's meta-data"
 
+step "Pacemaker: the operations guide's commands, against an offline CIB"
+# The commands of docs/operations.md's Pacemaker section, run as written
+# but with `pcs -f` on a CIB file (no cluster runs here), after the two
+# nodes they name are added to it.
+cib="$work/cib.xml"
+cibadmin --empty >"$cib"
+for node in 1 2; do
+    CIB_file="$cib" cibadmin --create -o nodes -X "<node id=\"$node\" uname=\"node$node\"/>"
+done
+guide_pcs=$(awk '/^## Pacemaker/ {in_section = 1} /^## / && !/^## Pacemaker/ {in_section = 0}
+    in_section && /^```sh/ {in_block = 1; next} in_block && /^```/ {in_block = 0}
+    in_section && in_block && /^pcs / {print}' docs/operations.md)
+[ "$(printf '%s\n' "$guide_pcs" | wc -l)" -ge 8 ] || fail "no pcs commands found in the guide"
+while read -r line; do
+    eval "pcs -f \"\$cib\" ${line#pcs }" >/dev/null || fail "the guide's \`$line\` failed"
+done <<<"$guide_pcs"
+levels=$(pcs -f "$cib" stonith level)
+for node in node1 node2; do
+    printf '%s\n' "$levels" | grep -A2 "Target: $node" | grep -q "Level 1 - fence-vroot" \
+        || fail "fence_vroot is not level 1 for $node: $levels"
+done
+pcs -f "$cib" stonith level | grep -q "Level 2 - fence-ipmi-node1" || fail "no level 2 for node1"
+if crm_verify -x "$cib" 2>&1 | grep -qi "error"; then
+    fail "crm_verify: $(crm_verify -V -x "$cib" 2>&1)"
+fi
+# What Pacemaker's fencer reads: off and reboot run on the target only.
+crm_resource --show-metadata stonith:fence_vroot | grep -q '<action name="off" on_target="1"' \
+    || fail "Pacemaker does not see on_target in fence_vroot's metadata"
+
 step "the examples parse"
 for example in web storage; do
     [ -f "/usr/share/doc/vroot/examples/$example.toml" ] || fail "no example $example.toml"

@@ -49,6 +49,14 @@ impl FenceAction {
         }
     }
 
+    /// Whether the action fences or unfences (as opposed to asking).
+    pub(crate) fn changes_power(self) -> bool {
+        matches!(
+            self,
+            FenceAction::On | FenceAction::Off | FenceAction::Reboot
+        )
+    }
+
     /// Parses an action name the way fence-agents does: case-insensitively,
     /// and taking the OCF spelling `meta-data` for `metadata` (Pacemaker's
     /// tools ask for either).

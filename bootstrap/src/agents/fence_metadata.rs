@@ -66,12 +66,27 @@ pub fn fence_metadata() -> String {
     xml.push_str("</parameters>\n");
     xml.push_str("<actions>\n");
     for action in FenceAction::ALL {
+        // on_target="1": the agent acts on the host it runs on, so Pacemaker
+        // must run off, on and reboot on the target node itself. Run on a
+        // peer, it would fence that peer's container of the same name and
+        // report the target fenced. A target that cannot run it (down, cut
+        // off) fails this level, and the next one (power fencing) follows.
+        let on_target = if action.changes_power() {
+            " on_target=\"1\""
+        } else {
+            ""
+        };
         if action == FenceAction::On {
             // automatic="0": Pacemaker must not unfence on its own at startup
             // (that is for fabric fencing); 'on' is an operator's decision.
-            xml.push_str("\t<action name=\"on\" automatic=\"0\" />\n");
+            xml.push_str(&format!(
+                "\t<action name=\"on\" automatic=\"0\"{on_target} />\n"
+            ));
         } else {
-            xml.push_str(&format!("\t<action name=\"{}\" />\n", action.name()));
+            xml.push_str(&format!(
+                "\t<action name=\"{}\"{on_target} />\n",
+                action.name()
+            ));
         }
     }
     xml.push_str("</actions>\n");
@@ -93,6 +108,16 @@ mod tests {
         );
         assert!(xml.contains("<getopt mixed=\"--power-timeout=[seconds]\" />"));
         assert!(!xml.contains("name=\"option\""));
+    }
+
+    #[test]
+    fn the_fencing_actions_run_on_the_target_only() {
+        let xml = fence_metadata();
+        assert!(xml.contains("<action name=\"off\" on_target=\"1\" />"));
+        assert!(xml.contains("<action name=\"reboot\" on_target=\"1\" />"));
+        assert!(xml.contains("<action name=\"on\" automatic=\"0\" on_target=\"1\" />"));
+        assert!(xml.contains("<action name=\"status\" />"));
+        assert!(xml.contains("<action name=\"monitor\" />"));
     }
 
     #[test]
