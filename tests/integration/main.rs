@@ -7,6 +7,7 @@ mod doctor;
 mod errors;
 mod escape;
 mod fencing;
+mod guide;
 mod harness;
 mod hostile;
 mod interactive;
