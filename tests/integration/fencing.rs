@@ -75,35 +75,40 @@ fn start_readers(host: &Host, name: &str) {
     });
 }
 
-/// Tasks of container `name` in uninterruptible sleep (state D).
-fn tasks_in_d_state(name: &str) -> usize {
+/// Tasks of container `name` waiting for the answer to a FUSE request.
+fn tasks_waiting_on_fuse(name: &str) -> std::collections::BTreeSet<i32> {
     processes_in_cgroup(name)
         .into_iter()
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let after_name = stat.rsplit_once(')')?.1.to_string();
-                    after_name.split_whitespace().next().map(|s| s == "D")
-                })
-                .unwrap_or(false)
+            std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|wchan| wchan.trim() == "request_wait_answer")
         })
-        .count()
+        .collect()
 }
 
-/// Hangs the storage and waits until readers wait on it: a request is read
-/// and parked, and readers sleep uninterruptibly behind it, so a kill leaves
-/// them where they are until the request ends. (FUSE serialises lookups in
-/// one directory, so the others wait in the VFS, not as requests of their
-/// own: how many requests park depends on timing, the D state does not.)
+/// Hangs the storage and waits until a reader of the container waits on a
+/// request the storage has read and parked: a kill then leaves it in
+/// uninterruptible sleep until the request ends, and the others queue
+/// behind it. The same task is seen waiting twice, 200 ms apart, so that
+/// its request was read (the hung storage still reads and parks them), not
+/// merely queued. (FUSE serialises lookups in one directory, so how many
+/// requests park depends on timing; and with a live supervisor one may be
+/// its watchdog's probe, which is not the container's.)
 fn hang_under_readers(shared: &Shared, name: &str) {
     shared.storage.hang();
+    let mut previous = std::collections::BTreeSet::new();
     // Generous: on a loaded machine the readers may take a while to reach
     // the storage again; the bound that matters is the fence's, below.
     wait_until(
         Duration::from_secs(30),
-        "readers waiting on the storage",
-        || shared.storage.parked() >= 1 && tasks_in_d_state(name) >= 3,
+        "a reader waiting on a parked request",
+        || {
+            std::thread::sleep(Duration::from_millis(200));
+            let waiting = tasks_waiting_on_fuse(name);
+            let again = waiting.intersection(&previous).count() > 0;
+            previous = waiting;
+            again && shared.storage.parked() >= 1
+        },
     );
 }
 
