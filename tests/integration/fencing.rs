@@ -68,10 +68,17 @@ fn assert_host_usable(host: &Host) {
     );
 }
 
+/// A shell looping on the builtin `[ -e ]`: it never execs and never faults
+/// in new pages, so once the storage hangs its next lookup is certain to be
+/// a request of its own, sent and parked. (The readers above may all end up
+/// waiting on page locks of a parked read-ahead instead, which a kill ends.)
+const LOOKUP_LOOP: &str = "while :; do [ -e /no-such-loop ]; done >/dev/null 2>&1 & echo started";
+
 fn start_readers(host: &Host, name: &str) {
     assert_eq!(host.exec_ok(name, &["sh", "-c", READERS]), "started");
+    assert_eq!(host.exec_ok(name, &["sh", "-c", LOOKUP_LOOP]), "started");
     wait_until(Duration::from_secs(10), "the readers to run", || {
-        processes_in_cgroup(name).len() > 40
+        processes_in_cgroup(name).len() > 41
     });
 }
 
@@ -99,17 +106,43 @@ fn hang_under_readers(shared: &Shared, name: &str) {
     let mut previous = std::collections::BTreeSet::new();
     // Generous: on a loaded machine the readers may take a while to reach
     // the storage again; the bound that matters is the fence's, below.
-    wait_until(
-        Duration::from_secs(30),
-        "a reader waiting on a parked request",
-        || {
-            std::thread::sleep(Duration::from_millis(200));
-            let waiting = tasks_waiting_on_fuse(name);
-            let again = waiting.intersection(&previous).count() > 0;
-            previous = waiting;
-            again && shared.storage.parked() >= 1
-        },
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let waiting = tasks_waiting_on_fuse(name);
+        let again = waiting.intersection(&previous).count() > 0;
+        previous = waiting;
+        if again && shared.storage.parked() >= 1 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no task of {name} waits on a parked request ({} parked); its tasks:\n{}",
+            shared.storage.parked(),
+            describe_tasks(name)
+        );
+    }
+}
+
+/// One line per task of container `name`: pid, state, wchan and command,
+/// for the message of a failed wait.
+fn describe_tasks(name: &str) -> String {
+    let read = |pid: i32, what: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{what}")).unwrap_or_default()
+    };
+    processes_in_cgroup(name)
+        .into_iter()
+        .map(|pid| {
+            let stat = read(pid, "stat");
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+                .unwrap_or_default();
+            let command = read(pid, "cmdline").replace('\0', " ");
+            format!("{pid} {state} {} {}", read(pid, "wchan"), command.trim())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
