@@ -2,7 +2,7 @@
 # The VM suite: an NFS storage VM and two node VMs under QEMU software
 # emulation (these machines have no NFS client and no usable KVM). Installs
 # what it needs, builds the static vroot the guests run, then runs
-# tests/vm/suite.py. Needs root (like the other tests) and about 2 minutes.
+# tests/vm/suite.py. Needs root (like the other tests) and about 3 minutes.
 #
 #   sudo tests/vm/run.sh [--keep]
 set -euo pipefail

@@ -25,7 +25,11 @@ Scenarios, in order, on one cluster:
    init runs as an unprivileged host user, fusectl is refused, and its
    cgroup2 subtree is delegated;
 8. the node's OS shuts down: containers stop before the NFS mount is
-   released, and the VM powers off without hanging.
+   released, and the VM powers off without hanging;
+9. a node whose OS runs systemd, booted from a disk in node A's place:
+   the operations guide's "Start at boot" commands, run as written, start
+   the container through its unit; it logs to the journal, runs again by
+   itself after a reboot, and every shutdown stops it before the storage.
 """
 import argparse
 import json
@@ -99,9 +103,21 @@ def timed(node, command, timeout):
     return code, body.strip(), float(tail.strip())
 
 
+def set_up_node(node):
+    """The guide's "Set up each node", as written: the storage is mounted
+    and answers, and the per-host layer is made on the node's own disk."""
+    outputs = [node.ok(command, 120) for command in guide_commands("Set up each node")]
+    print("  " + outputs[0])
+    assert outputs[1].startswith("answers"), f"{node.name}: storage status: {outputs[1]}"
+    assert "per-host layer /var/lib/vroot/hosts/web ready" in outputs[2], outputs[2]
+    layer = [line.split() for line in outputs[3].splitlines() if line.startswith("/etc/")]
+    assert ["/etc/machine-id", "gen"] in [entry[:2] for entry in layer], outputs[3]
+    assert all(entry[-1] == "ok" for entry in layer), f"{node.name}: {outputs[3]}"
+
+
 def shared_root_over_nfs_reboots_without_the_host(cluster, facts):
     a = cluster.nodes["a"]
-    print("  " + a.ok("vroot storage mount", 120))
+    set_up_node(a)
     mount = a.ok("grep ' /vz/private ' /proc/self/mountinfo")
     assert " - nfs4 " in mount and f"{STORAGE_IP}:{EXPORT}" in mount, mount
     assert ",hard," in mount and "nosharecache" in mount, f"not hard, nosharecache: {mount}"
@@ -141,7 +157,10 @@ def shared_root_over_nfs_reboots_without_the_host(cluster, facts):
 
 def two_nodes_share_one_root(cluster, facts):
     a, b, storage = cluster.nodes["a"], cluster.nodes["b"], cluster.storage
-    print("  " + b.ok("vroot storage mount", 120))
+    set_up_node(b)
+    for node in (a, b):
+        code, report = node.run("vroot doctor", 60)
+        assert code == 0, f"{node.name}: vroot doctor failed on a set-up node:\n{report}"
     b.ok("vroot start web", 60)
     token = f"written-on-node-a-{int(time.time())}"
     a.ok(f"vroot exec web -- sh -c 'echo {token} > /root/cluster-note'")
@@ -468,6 +487,85 @@ def shutdown_stops_containers_before_the_storage(cluster, facts):
                          f"{lines[2][3]}s of uptime, then powered off")
 
 
+def guide_commands(section):
+    """The commands of the first ```sh block under SECTION in
+    docs/operations.md, without their comments: the guide's own text is what
+    runs, so that it cannot drift from what works."""
+    text = (REPO / "docs/operations.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1]
+    block = body.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split(" #", 1)[0].strip() for line in block.splitlines()]
+    return [command for command in commands if command]
+
+
+def stop_lines(machine, units):
+    """Where on the console systemd reported each of UNITS stopped."""
+    lines = machine.console_text().splitlines()
+    found = {}
+    for unit in units:
+        found[unit] = next((number for number, line in enumerate(lines)
+                            if "Stopped" in line and unit in line), None)
+        assert found[unit] is not None, \
+            f"{machine.name}: no `Stopped {unit}` on the console:\n{machine.tail(60)}"
+    return found
+
+
+def shut_down_in_order(machine, command, what):
+    """Runs COMMAND (a reboot or a poweroff); the VM must end in bounded
+    time, with the container stopped before the storage."""
+    machine.send(command)
+    if not machine.wait_exit(120):
+        raise AssertionError(f"{machine.name}: `{command}` did not end within 120s:\n"
+                             f"{machine.tail(40)}")
+    order = stop_lines(machine, ["vroot@web.service", "vroot-storage.service"])
+    assert order["vroot@web.service"] < order["vroot-storage.service"], \
+        f"{what}: the storage stopped before the container: {order}"
+
+
+def the_units_start_the_container_at_boot_on_a_systemd_node(cluster, facts):
+    """The guide's "Start at boot", run as written on a node whose OS runs
+    systemd (the busybox nodes cannot run units): the container runs
+    through vroot@web.service, logs to the journal, and starts again by
+    itself when the node boots; a reboot and a poweroff stop it before the
+    storage. The node takes node A's place (A powered off above)."""
+    for machine in cluster.nodes.values():
+        machine.kill()
+    node = cluster.systemd_node
+    node.start()
+    node.wait_ready("^VROOT-SYSTEMD-NODE-READY", timeout=180)
+    assert node.ok("systemctl is-system-running --wait", 120) == "running"
+    set_up_node(node)
+    commands = guide_commands("Start at boot")
+    enable = next(command for command in commands if "enable --now" in command)
+    assert commands[-1] == "vroot doctor", commands
+    for command in commands:
+        # `node.ok`: doctor exits 0 only when every check passes.
+        node.ok(command, 120)
+    wait_for("web to run", lambda: status(node)["state"] == "running", 60)
+    node.ok("systemctl is-active vroot-storage.service vroot@web.service")
+    storage = json.loads(node.ok("vroot storage status --json", 30))
+    assert storage["mounted"] and storage["health"] == "healthy", storage
+    main_pid = int(node.ok("systemctl show -P MainPID vroot@web.service"))
+    assert status(node)["supervisor_pid"] == main_pid, "the unit's main process supervises"
+    journal = node.ok("journalctl VROOT_CONTAINER=web -o cat --no-pager", 30)
+    assert "boot 1 started" in journal, f"the supervisor's log is not in the journal:\n{journal}"
+    assert node.ok("vroot exec web -- hostname") == "node-s"
+
+    shut_down_in_order(node, "systemctl reboot", "reboot")
+    node.start()
+    node.wait_ready("^VROOT-SYSTEMD-NODE-READY", timeout=180)
+    # Nothing is started by hand this time: the units do it at boot.
+    began = time.monotonic()
+    wait_for("web to run after the boot", lambda: status(node)["state"] == "running", 120)
+    at_boot = time.monotonic() - began
+    assert node.ok("vroot exec web -- hostname") == "node-s"
+    assert node.ok("systemctl is-active vroot@web.service") == "active"
+    shut_down_in_order(node, "systemctl poweroff", "poweroff")
+    facts["systemd node"] = (f"guide's `{enable}` ran web; doctor passed; journal has its log; after a "
+                             f"reboot it ran again by itself ({at_boot:.1f}s after the node was "
+                             "ready); reboot and poweroff stopped it before the storage")
+
+
 SCENARIOS = [
     shared_root_over_nfs_reboots_without_the_host,
     two_nodes_share_one_root,
@@ -478,6 +576,7 @@ SCENARIOS = [
     the_node_disk_stays_out_of_reach_on_cgroup_v2,
     a_user_namespace_container_runs_on_the_nfs_root,
     shutdown_stops_containers_before_the_storage,
+    the_units_start_the_container_at_boot_on_a_systemd_node,
 ]
 
 
@@ -521,7 +620,8 @@ def main():
                 failures.append(scenario.__name__)
                 print(f"FAIL {scenario.__name__} ({time.monotonic() - began:.1f}s): {error}")
                 traceback.print_exc()
-                for machine in [*cluster.nodes.values(), cluster.storage]:
+                for machine in [*cluster.nodes.values(), cluster.systemd_node,
+                                cluster.storage]:
                     print(f"--- {machine.name} console tail ---\n{machine.tail(25)}")
     except SystemExit:
         print(f"interrupted; consoles, QEMU output and images: {arguments.work}", flush=True)

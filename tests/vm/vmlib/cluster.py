@@ -5,7 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import guests
+from . import guests, systemd_node
 from .initramfs import ext4_image
 from .kernel import Kernel
 from .machine import Link, Machine
@@ -53,6 +53,16 @@ class Cluster:
         self.storage = Machine("storage", work, self.kernel.image, self.storage_initrd,
                                "", memory_mb=320, disks=[self.export_disk],
                                links=storage_links)
+        # The systemd node boots once node A has powered off, on node A's
+        # links and address.
+        self.systemd_node = Machine(
+            "node-s", work, self.kernel.image,
+            systemd_node.boot_image(self.kernel, work / "staging-systemd",
+                                    work / "systemd-boot.cpio.gz"),
+            "net.ifnames=0 systemd.status_unit_format=name", memory_mb=512,
+            disks=[systemd_node.disk_image(debian_root(repo, cache), work, vroot,
+                                           NODES["a"])],
+            links=node_links["a"])
 
     def _export_disk(self, cache: Path) -> Path:
         """The storage VM's disk: an ext4 image whose export holds the busybox
@@ -90,10 +100,34 @@ class Cluster:
         """Kills every machine, even when killing one fails (or a signal
         interrupts it); then raises the first failure."""
         failure = None
-        for machine in [*self.nodes.values(), self.storage]:
+        for machine in [*self.nodes.values(), self.systemd_node, self.storage]:
             try:
                 machine.kill()
             except BaseException as error:  # noqa: BLE001 - the others still go
                 failure = failure or error
         if failure is not None:
             raise failure
+
+
+def fnv1a(data: bytes) -> int:
+    """The integration tests' cache key (tests/integration/harness.rs)."""
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) % (1 << 64)
+    return value
+
+
+def debian_root(repo: Path, cache: Path) -> Path:
+    """The Debian systemd root of examples/build-debian-root.sh. The
+    integration tests build the same one first (CI runs them before this
+    suite): their copy is reused when it is there, keyed as they key it."""
+    script = repo / "examples/build-debian-root.sh"
+    key = f"{fnv1a(script.read_bytes()):016x}"
+    roots = Path(os.environ.get("VROOT_TEST_ROOTS", "/var/cache/vroot-test/roots"))
+    for root in [roots / f"debian-{key}", cache / f"debian-{key}"]:
+        if (root / ".vroot-test-complete").exists():
+            return root
+    root = cache / f"debian-{key}"
+    subprocess.run(["bash", str(script), str(root)], check=True, stdout=subprocess.DEVNULL)
+    (root / ".vroot-test-complete").write_text("")
+    return root

@@ -158,6 +158,8 @@ address=$(sed -n 's/.*vroot_ip=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 # Each node must be its own NFSv4 client, or the server mixes them up.
 {load_modules('        */nfs.ko) insmod "/lib/modules/$module" nfs4_unique_id="vroot-node-$node" ;;')}
 hostname "node-$node"
+# A fence aborts hung FUSE storage through fusectl (the fuse module is loaded).
+mount -t fusectl fusectl /sys/fs/fuse/connections
 ip link set lo up
 # eth0 only: any other NIC stays down, without an address, to be lent.
 ip link set eth0 up
