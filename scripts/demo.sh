@@ -2,8 +2,8 @@
 # Builds vroot, creates a demo shared root, and shows its life cycle:
 # start, look inside, restart, stop.
 #
-#   sudo scripts/demo.sh              # busybox root (seconds)
-#   sudo scripts/demo.sh --systemd    # Debian bookworm root with systemd (debootstrap: about a minute)
+#   scripts/demo.sh              # as root; busybox root (seconds)
+#   scripts/demo.sh --systemd    # Debian bookworm root with systemd (debootstrap: about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

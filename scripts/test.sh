@@ -4,7 +4,7 @@
 # pages and completions, a short fuzz pass (docs/FUZZING.md), the Debian
 # package installed and removed on this machine, and the VM suite.
 #
-#   sudo scripts/test.sh
+#   scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -3,7 +3,7 @@
 and the `unshare ... chroot` floor, runs interleaved; then the supervisor's
 resident memory, and systemd boot -> running beside systemd-nspawn -b.
 
-    sudo python3 tests/bench/boot_poweroff.py [--rounds N] [--skip-systemd]
+    python3 tests/bench/boot_poweroff.py [--rounds N] [--skip-systemd]
 
 Prints a Markdown report (paste it into docs/BENCHMARKS.md).
 """

@@ -5,7 +5,7 @@ served through the FUSE test storage runs 1000 processes (960 sleepers and
 `vroot fence` is timed: from the command's start to its verified exit, and
 the fence's own measure (`elapsed_ms` in its JSON report).
 
-    sudo python3 tests/bench/fence_latency.py [--rounds N]
+    python3 tests/bench/fence_latency.py [--rounds N]
 
 Prints a Markdown table (paste it into docs/BENCHMARKS.md).
 """

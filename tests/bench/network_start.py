@@ -5,7 +5,7 @@ N = 0, 1, 4, 8 veth interfaces on one bridge, each with a 192.0.2.x/24
 address. The containers stop after each start; the stop is not timed.
 
     cargo build --release
-    sudo python3 tests/bench/network_start.py [--rounds R] [--counts 0,1,4,8]
+    python3 tests/bench/network_start.py [--rounds R] [--counts 0,1,4,8]
 
 Everything runs in a network namespace the script makes (with the bridge in
 it), so the host's own links are never touched. Prints a Markdown report.

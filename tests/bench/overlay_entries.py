@@ -3,7 +3,7 @@
 root with 0, 10, 100 and 1000 declared `empty` directory entries (one bind
 mount each, the costliest kind), interleaved rounds, median per count.
 
-    sudo python3 tests/bench/overlay_entries.py [--rounds N]
+    python3 tests/bench/overlay_entries.py [--rounds N]
 
 Prints a Markdown table (paste it into docs/BENCHMARKS.md).
 """

@@ -5,7 +5,7 @@
 # --purge it and check that nothing it brought is left. Needs root; leaves
 # the machine as it found it (a vroot package installed before is refused).
 #
-#   sudo tests/package/run.sh
+#   tests/package/run.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"

@@ -4,7 +4,7 @@
 # QEMU (software emulation) with cgroup v1 disabled, from an initramfs that
 # holds a static vroot and the busybox demo root, and runs the checks there.
 #
-#   sudo tests/vm/cgroup-v2-limits.sh       # exit 0 when every check passes
+#   tests/vm/cgroup-v2-limits.sh       # exit 0 when every check passes
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${VROOT_VM_CACHE:-/var/cache/vroot-vm}

@@ -4,7 +4,7 @@
 # what it needs, builds the static vroot the guests run, then runs
 # tests/vm/suite.py. Needs root (like the other tests) and about 3 minutes.
 #
-#   sudo tests/vm/run.sh [--keep]
+#   tests/vm/run.sh [--keep]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"

@@ -2,7 +2,7 @@
 """vroot's VM suite: an NFS storage VM and two node VMs under QEMU software
 emulation, each node's bootstrap OS a busybox initramfs with a static vroot.
 
-    sudo tests/vm/run.sh          # installs, builds, then runs this
+    tests/vm/run.sh          # installs, builds, then runs this
 
 Scenarios, in order, on one cluster:
 1. a shared root over NFS: a reboot typed inside comes back, `vroot restart`
